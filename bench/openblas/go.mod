@@ -1,0 +1,9 @@
+module losslab-bench-openblas
+
+go 1.26.0
+
+require github.com/losslab/losslab v0.0.0
+
+require golang.org/x/sys v0.50.0 // indirect
+
+replace github.com/losslab/losslab => ../..

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Time the losslab models' training steps in PyTorch CPU, the baseline of
+`losslab bench train`.
+
+Same work as `losslab bench train`: SGD with Nesterov momentum 0.9 and weight
+decay 5e-4, softmax cross-entropy, synthetic input of the model's shape and
+random labels, warm-up steps excluded. PyTorch gets its best settings here:
+OMP_WAIT_POLICY=PASSIVE (set before torch is imported) and
+torch.set_num_threads(THREADS).
+
+Run with Debian's python3 (apt-get install -y python3-torch):
+    /usr/bin/python3 bench/pytorch_baseline.py --model mnist-cnn --batch 128 --steps 50 --threads 2 --json
+Models: mlp, mnist-cnn, resnet20, resnet56 (the definitions mirror losslab's nn package).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+
+class MLP(nn.Module):
+    def __init__(self, inputs=784, k=10):
+        super().__init__()
+        self.fc1, self.fc2, self.head = nn.Linear(inputs, 512), nn.Linear(512, 512), nn.Linear(512, k)
+
+    def forward(self, x):
+        x = x.flatten(1)
+        return self.head(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+
+class MnistCNN(nn.Module):
+    def __init__(self, k=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.fc = nn.Linear(3136, 128)
+        self.head = nn.Linear(128, k)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return self.head(F.relu(self.fc(x.flatten(1))))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.short = None
+        if stride != 1 or cin != cout:  # option B: 1x1 conv + BN projection
+            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + (x if self.short is None else self.short(x)))
+
+
+class CifarResNet(nn.Module):
+    def __init__(self, n, k=10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        layers, cin = [], 16
+        for cout, stride in [(16, 1), (32, 2), (64, 2)]:
+            for b in range(n):
+                layers.append(BasicBlock(cin, cout, stride if b == 0 else 1))
+                cin = cout
+        self.blocks = nn.Sequential(*layers)
+        self.head = nn.Linear(64, k)
+
+    def forward(self, x):
+        x = self.blocks(self.stem(x))
+        return self.head(x.mean((2, 3)))
+
+
+MODELS = {
+    "mlp": (lambda: MLP(), (1, 28, 28)),
+    "mnist-cnn": (lambda: MnistCNN(), (1, 28, 28)),
+    "resnet20": (lambda: CifarResNet(3), (3, 32, 32)),
+    "resnet56": (lambda: CifarResNet(9), (3, 32, 32)),
+}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default="mnist-cnn", choices=sorted(MODELS))
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--channels-last", action="store_true", help="use torch.channels_last memory format")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    build, shape = MODELS[a.model]
+    model = build()
+    fmt = torch.channels_last if a.channels_last else torch.contiguous_format
+    x = torch.randn(a.batch, *shape).contiguous(memory_format=fmt)
+    model = model.to(memory_format=fmt)
+    y = torch.randint(0, 10, (a.batch,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    model.train()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
+    for _ in range(a.warmup):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    dt = time.perf_counter() - t0
+    eps = a.batch * a.steps / dt
+    out = {"framework": "pytorch", "version": torch.__version__, "model": a.model, "batch": a.batch,
+           "steps": a.steps, "threads": a.threads, "seconds": dt, "examples_per_sec": eps}
+    if a.json:
+        print(json.dumps(out))
+    else:
+        print(f"pytorch {torch.__version__} {a.model} batch {a.batch} threads {a.threads}: {eps:.1f} examples/s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

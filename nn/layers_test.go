@@ -1,0 +1,446 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/losslab/losslab/tensor"
+)
+
+// randomize overwrites trainable parameters with N(0, s²) values (BatchNorm γ
+// around 1) so that checks do not run at the special initial values.
+func randomize(ps []*Param, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 3))
+	for _, p := range ps {
+		switch p.Kind {
+		case Scale:
+			for i := range p.Value {
+				p.Value[i] = float32(1 + 0.3*r.NormFloat64())
+			}
+		case Buffer:
+		default:
+			for i := range p.Value {
+				p.Value[i] = float32(0.5 * r.NormFloat64())
+			}
+		}
+	}
+}
+
+// awayFromZero pushes values at least m away from 0, so that a ReLU after
+// them has no kink within a finite-difference step.
+func awayFromZero(x *tensor.Tensor, m float32) *tensor.Tensor {
+	for i, v := range x.Data {
+		if v >= 0 {
+			x.Data[i] = v + m
+		} else {
+			x.Data[i] = v - m
+		}
+	}
+	return x
+}
+
+func TestLinearForwardMatchesReference(t *testing.T) {
+	for _, bias := range []bool{false, true} {
+		l := NewLinear("fc", 7, 5, bias, 1)
+		randomize(l.Params(), 2)
+		x := randTensor(3, 3, 7)
+		y := l.Forward(x, true)
+		want := make([]float64, 3*5)
+		for i := 0; i < 3; i++ {
+			for j := 0; j < 5; j++ {
+				var s float64
+				if bias {
+					s = float64(l.Bias.Value[j])
+				}
+				for k := 0; k < 7; k++ {
+					s += float64(x.Data[i*7+k]) * float64(l.Kernel.Value[k*5+j])
+				}
+				want[i*5+j] = s
+			}
+		}
+		if !sameShapeInts(y.Shape, []int{3, 5}) {
+			t.Fatalf("shape %v", y.Shape)
+		}
+		assertClose(t, "linear", y.Data, want, 1e-5)
+		l.ReLU = true
+		assertClose(t, "linear+relu", l.Forward(x, true).Data, relu64(want), 1e-5)
+	}
+}
+
+func TestLinearGradients(t *testing.T) {
+	for _, cfg := range []struct{ bias, relu bool }{{false, false}, {true, false}, {true, true}} {
+		l := NewLinear("fc", 6, 4, cfg.bias, 1)
+		randomize(l.Params(), 2)
+		l.ReLU = cfg.relu
+		// A 4-D input exercises the implicit flattening.
+		x := randTensor(3, 3, 1, 2, 3)
+		if cfg.relu {
+			// Keep pre-activations away from the kink: shift the bias so
+			// none is within 0.05 of zero.
+			l.ReLU = false
+			y := l.Forward(x, true)
+			l.ReLU = true
+			shiftAwayFromKink(y.Data, l.Bias.Value, 0.05)
+		}
+		defaultCheck().run(t, l, x)
+	}
+}
+
+func TestConv2dForwardMatchesReference(t *testing.T) {
+	cases := []struct {
+		h, w, cin, cout, kh, kw, sh, sw, ph, pw int
+		bias, relu                              bool
+	}{
+		{7, 5, 3, 4, 3, 3, 1, 1, 1, 1, false, false},
+		{7, 5, 3, 4, 3, 3, 1, 1, 1, 1, true, true},
+		{7, 6, 2, 3, 3, 2, 2, 1, 1, 0, true, false}, // rectangular kernel and stride
+		{6, 5, 3, 5, 1, 1, 1, 1, 0, 0, false, false}, // pointwise: plain GEMM
+		{6, 5, 3, 5, 1, 1, 1, 1, 0, 0, true, true},
+		{7, 7, 3, 2, 1, 1, 2, 2, 0, 0, false, false}, // strided projection
+		{9, 8, 3, 4, 5, 5, 2, 2, 2, 2, false, false},
+		{9, 9, 2, 3, 7, 7, 2, 2, 3, 3, false, false}, // ImageNet stem geometry
+		{5, 5, 1, 3, 3, 3, 3, 3, 0, 0, true, false},  // stride > kernel gaps
+		{4, 4, 2, 2, 3, 3, 1, 1, 2, 2, false, false}, // padding wider than needed
+	}
+	for _, tc := range cases {
+		c := NewConv2dRect("c", tc.cin, tc.cout, tc.kh, tc.kw, tc.sh, tc.sw, tc.ph, tc.pw, tc.bias, 1)
+		c.ReLU = tc.relu
+		randomize(c.Params(), 4)
+		x := randTensor(5, 3, tc.h, tc.w, tc.cin)
+		var b []float32
+		if tc.bias {
+			b = c.Bias.Value
+		}
+		want, shape := convRef(x, c.Kernel.Value, b, tc.kh, tc.kw, tc.cout, tc.sh, tc.sw, tc.ph, tc.pw)
+		if tc.relu {
+			want = relu64(want)
+		}
+		y := c.Forward(x, true)
+		if !sameShapeInts(y.Shape, shape) {
+			t.Fatalf("%+v: shape %v, want %v", tc, y.Shape, shape)
+		}
+		assertClose(t, "conv", y.Data, want, 1e-5)
+	}
+}
+
+// withChunk runs f with the im2col chunk bound set to n floats.
+func withChunk(n int, f func()) {
+	old := colsChunkFloats
+	colsChunkFloats = n
+	defer func() { colsChunkFloats = old }()
+	f()
+}
+
+func TestConv2dChunkingDoesNotChangeResults(t *testing.T) {
+	x := randTensor(1, 5, 6, 6, 3)
+	run := func() (y, dx, dw []float32) {
+		c := NewConv2d("c", 3, 4, 3, 2, 1, true, 9)
+		randomize(c.Params(), 2)
+		y = append(y, c.Forward(x, true).Data...)
+		dy := randTensor(3, c.y.Shape...)
+		dx = append(dx, c.Backward(dy).Data...)
+		return y, dx, append([]float32(nil), c.Kernel.Grad...)
+	}
+	y1, dx1, dw1 := run()
+	var y2, dx2, dw2 []float32
+	// One example's im2col matrix is 3·3·27 floats: force 2-example chunks.
+	withChunk(2*3*3*27, func() { y2, dx2, dw2 = run() })
+	assertClose(t, "y", y2, to64(y1), 1e-6)
+	assertClose(t, "dx", dx2, to64(dx1), 1e-6)
+	assertClose(t, "dW", dw2, to64(dw1), 1e-5)
+}
+
+func TestConv2dGradients(t *testing.T) {
+	cases := []struct {
+		h, w, cin, cout, kh, kw, sh, sw, ph, pw int
+		bias, relu                              bool
+		chunk                                   int
+	}{
+		{5, 4, 2, 3, 3, 3, 1, 1, 1, 1, false, false, 0},
+		{5, 4, 2, 3, 3, 3, 1, 1, 1, 1, true, true, 0},
+		{6, 5, 2, 3, 3, 2, 2, 1, 1, 0, true, false, 0},
+		{5, 4, 3, 2, 1, 1, 1, 1, 0, 0, true, false, 0},
+		{5, 5, 3, 2, 1, 1, 2, 2, 0, 0, false, false, 0},
+		{7, 7, 2, 2, 5, 5, 2, 2, 2, 2, false, false, 0},
+		{5, 4, 2, 3, 3, 3, 1, 1, 1, 1, true, false, 60}, // one example per chunk
+	}
+	for _, tc := range cases {
+		f := func() {
+			c := NewConv2dRect("c", tc.cin, tc.cout, tc.kh, tc.kw, tc.sh, tc.sw, tc.ph, tc.pw, tc.bias, 1)
+			c.ReLU = tc.relu
+			randomize(c.Params(), 4)
+			x := randTensor(5, 2, tc.h, tc.w, tc.cin)
+			if tc.relu {
+				// Keep the pre-activations away from ReLU's kink: nudge
+				// the bias so none is within 0.05 of zero.
+				c.ReLU = false
+				y := c.Forward(x, true)
+				c.ReLU = true
+				shiftAwayFromKink(y.Data, c.Bias.Value, 0.05)
+			}
+			defaultCheck().run(t, c, x)
+		}
+		if tc.chunk > 0 {
+			withChunk(tc.chunk, f)
+		} else {
+			f()
+		}
+	}
+}
+
+// shiftAwayFromKink adjusts per-channel biases so that no pre-activation
+// pre[r, c] + Δb[c] lies within m of zero (a greedy search over a few shifts
+// per channel; the tests' small sizes make one always exist).
+func shiftAwayFromKink(pre []float32, bias []float32, m float32) {
+	c := len(bias)
+	for j := 0; j < c; j++ {
+		for _, d := range []float32{0, 0.11, -0.13, 0.27, -0.31, 0.43, -0.47, 0.6} {
+			ok := true
+			for r := j; r < len(pre); r += c {
+				if v := pre[r] + d; v > -m && v < m {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				bias[j] += d
+				break
+			}
+		}
+	}
+}
+
+func TestConv2dBackwardIntoAddsInit(t *testing.T) {
+	for _, k := range []int{1, 3} {
+		c := NewConv2d("c", 3, 4, k, 1, k/2, false, 1)
+		x := randTensor(1, 2, 5, 5, 3)
+		y := c.Forward(x, true)
+		dy := randTensor(2, y.Shape...)
+		plain := append([]float32(nil), c.Backward(dy).Data...)
+		init := randTensor(3, x.Shape...)
+		got := c.backward(dy, init)
+		want := make([]float64, len(plain))
+		for i := range want {
+			want[i] = float64(plain[i]) + float64(init.Data[i])
+		}
+		assertClose(t, "dx+init", got.Data, want, 1e-6)
+	}
+}
+
+func TestConv2dNoInputGrad(t *testing.T) {
+	c := NewConv2d("c", 2, 3, 3, 1, 1, false, 1)
+	x := randTensor(1, 2, 4, 4, 2)
+	y := c.Forward(x, true)
+	dy := randTensor(2, y.Shape...)
+	c.Backward(dy)
+	want := append([]float32(nil), c.Kernel.Grad...)
+	c.NoInputGrad = true
+	if dx := c.Backward(dy); dx != nil {
+		t.Fatalf("NoInputGrad: got an input gradient")
+	}
+	assertClose(t, "dW without dx", c.Kernel.Grad, to64(want), 0)
+}
+
+func TestBatchNormTrainForwardMatchesReference(t *testing.T) {
+	for _, relu := range []bool{false, true} {
+		b := NewBatchNorm("bn", 3)
+		b.ReLU = relu
+		randomize(b.Params(), 1)
+		x := randTensor(2, 2, 3, 5, 3)
+		for i := range x.Data {
+			x.Data[i] = 4 + 3*x.Data[i] // a mean far from 0 tests the variance's accuracy
+		}
+		want, _, _ := bnTrainRef(to64(x.Data), 3, b.Gamma.Value, b.Beta.Value, b.Eps)
+		if relu {
+			want = relu64(want)
+		}
+		assertClose(t, "bn train", b.Forward(x, true).Data, want, 1e-5)
+	}
+}
+
+func TestBatchNormRunningStatistics(t *testing.T) {
+	b := NewBatchNorm("bn", 2)
+	b.Momentum = 0.8
+	rm := []float64{0, 0}
+	rv := []float64{1, 1}
+	for step := 0; step < 3; step++ {
+		x := randTensor(uint64(10+step), 3, 2, 2, 2)
+		for i := range x.Data {
+			x.Data[i] = float32(step) + 2*x.Data[i]
+		}
+		_, mean, bv := bnTrainRef(to64(x.Data), 2, b.Gamma.Value, b.Beta.Value, b.Eps)
+		m := float64(3 * 2 * 2)
+		for j := range rm {
+			// running = momentum·running + (1 − momentum)·batch, with the
+			// unbiased batch variance.
+			rm[j] = 0.8*rm[j] + 0.2*mean[j]
+			rv[j] = 0.8*rv[j] + 0.2*bv[j]*m/(m-1)
+		}
+		b.Forward(x, true)
+		assertClose(t, "running_mean", b.RunningMean.Value, rm, 1e-5)
+		assertClose(t, "running_var", b.RunningVar.Value, rv, 1e-5)
+	}
+	// Evaluation uses the running statistics and leaves them alone.
+	randomize(b.Params(), 5)
+	x := randTensor(20, 2, 3, 1, 2)
+	want := make([]float64, len(x.Data))
+	for i, v := range x.Data {
+		j := i % 2
+		want[i] = float64(b.Gamma.Value[j])*(float64(v)-rm[j])/math.Sqrt(rv[j]+b.Eps) + float64(b.Beta.Value[j])
+	}
+	assertClose(t, "bn eval", b.Forward(x, false).Data, want, 1e-5)
+	assertClose(t, "running_mean after eval", b.RunningMean.Value, rm, 1e-5)
+}
+
+func TestBatchNormDefaults(t *testing.T) {
+	b := NewBatchNorm("x", 4)
+	if b.Momentum != 0.9 || b.Eps != 1e-5 {
+		t.Errorf("momentum %v eps %v, want 0.9 and 1e-5", b.Momentum, b.Eps)
+	}
+	kinds := map[string]ParamKind{"x.gamma": Scale, "x.beta": Shift, "x.running_mean": Buffer, "x.running_var": Buffer}
+	init := map[string]float32{"x.gamma": 1, "x.beta": 0, "x.running_mean": 0, "x.running_var": 1}
+	for _, p := range b.Params() {
+		if kinds[p.Name] != p.Kind {
+			t.Errorf("%s kind %v", p.Name, p.Kind)
+		}
+		for _, v := range p.Value {
+			if v != init[p.Name] {
+				t.Errorf("%s initial value %v, want %v", p.Name, v, init[p.Name])
+			}
+		}
+	}
+}
+
+func TestBatchNormGradients(t *testing.T) {
+	for _, cfg := range []struct{ train, relu bool }{{true, false}, {true, true}, {false, false}, {false, true}} {
+		b := NewBatchNorm("bn", 3)
+		b.ReLU = cfg.relu
+		randomize(b.Params(), 1)
+		for i := range b.RunningVar.Value {
+			b.RunningMean.Value[i] = 0.2 * float32(i)
+			b.RunningVar.Value[i] = 0.5 + float32(i)
+		}
+		x := randTensor(2, 2, 3, 2, 3)
+		if cfg.relu {
+			// Move β so that no normalised output is near ReLU's kink.
+			b.ReLU = false
+			y := b.Forward(x, cfg.train)
+			b.ReLU = true
+			shiftAwayFromKink(y.Data, b.Beta.Value, 0.1)
+		}
+		gc := defaultCheck()
+		gc.train = cfg.train
+		// BatchNorm is smooth: a smaller step keeps the truncation error of
+		// the batch-statistics dependence small.
+		gc.eps = 3e-3
+		gc.run(t, b, x)
+	}
+}
+
+func TestReLU(t *testing.T) {
+	x := awayFromZero(randTensor(1, 2, 3, 4), 0.05)
+	r := NewReLU()
+	assertClose(t, "relu", r.Forward(x, true).Data, relu64(to64(x.Data)), 0)
+	defaultCheck().run(t, r, x)
+}
+
+// distinctValues fills x with a random permutation of well-separated values
+// (spacing 0.1), so pooling has no ties within a finite-difference step.
+func distinctValues(x *tensor.Tensor, seed uint64) *tensor.Tensor {
+	perm := rand.New(rand.NewPCG(seed, 1)).Perm(len(x.Data))
+	for i, p := range perm {
+		x.Data[i] = 0.1*float32(p) - 0.05*float32(len(perm))
+	}
+	return x
+}
+
+func maxPoolRef(x *tensor.Tensor, k, s, pad int) []float64 {
+	n, h, w, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	ho, wo := (h+2*pad-k)/s+1, (w+2*pad-k)/s+1
+	out := make([]float64, 0, n*ho*wo*c)
+	for b := 0; b < n; b++ {
+		for oy := 0; oy < ho; oy++ {
+			for ox := 0; ox < wo; ox++ {
+				for ch := 0; ch < c; ch++ {
+					m := math.Inf(-1)
+					for ky := 0; ky < k; ky++ {
+						for kx := 0; kx < k; kx++ {
+							iy, ix := oy*s-pad+ky, ox*s-pad+kx
+							if iy >= 0 && iy < h && ix >= 0 && ix < w {
+								m = max(m, float64(x.Data[((b*h+iy)*w+ix)*c+ch]))
+							}
+						}
+					}
+					out = append(out, m)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestMaxPool(t *testing.T) {
+	for _, tc := range []struct{ h, w, k, s, pad int }{{4, 4, 2, 2, 0}, {7, 5, 3, 2, 1}, {5, 6, 2, 1, 0}, {7, 7, 3, 3, 0}} {
+		x := distinctValues(tensor.New(2, tc.h, tc.w, 3), uint64(tc.h))
+		p := NewMaxPool(tc.k, tc.s, tc.pad)
+		assertClose(t, "maxpool", p.Forward(x, true).Data, maxPoolRef(x, tc.k, tc.s, tc.pad), 0)
+		defaultCheck().run(t, p, x)
+	}
+}
+
+func TestAvgPool(t *testing.T) {
+	for _, tc := range []struct{ h, w, k, s int }{{4, 4, 2, 2}, {7, 5, 3, 2}, {5, 6, 2, 1}} {
+		x := randTensor(3, 2, tc.h, tc.w, 3)
+		p := NewAvgPool(tc.k, tc.s)
+		n, c := 2, 3
+		ho, wo := (tc.h-tc.k)/tc.s+1, (tc.w-tc.k)/tc.s+1
+		var want []float64
+		for b := 0; b < n; b++ {
+			for oy := 0; oy < ho; oy++ {
+				for ox := 0; ox < wo; ox++ {
+					for ch := 0; ch < c; ch++ {
+						var s float64
+						for ky := 0; ky < tc.k; ky++ {
+							for kx := 0; kx < tc.k; kx++ {
+								s += float64(x.Data[((b*tc.h+oy*tc.s+ky)*tc.w+ox*tc.s+kx)*c+ch])
+							}
+						}
+						want = append(want, s/float64(tc.k*tc.k))
+					}
+				}
+			}
+		}
+		assertClose(t, "avgpool", p.Forward(x, true).Data, want, 1e-6)
+		defaultCheck().run(t, p, x)
+	}
+}
+
+func TestGlobalAvgPool(t *testing.T) {
+	x := randTensor(1, 3, 3, 2, 4)
+	p := NewGlobalAvgPool()
+	y := p.Forward(x, true)
+	if !sameShapeInts(y.Shape, []int{3, 4}) {
+		t.Fatalf("shape %v", y.Shape)
+	}
+	want := make([]float64, 12)
+	for b := 0; b < 3; b++ {
+		for q := 0; q < 6; q++ {
+			for c := 0; c < 4; c++ {
+				want[b*4+c] += float64(x.Data[(b*6+q)*4+c]) / 6
+			}
+		}
+	}
+	assertClose(t, "gap", y.Data, want, 1e-6)
+	defaultCheck().run(t, p, x)
+}
+
+func TestFlatten(t *testing.T) {
+	x := randTensor(1, 2, 3, 2, 2)
+	f := NewFlatten()
+	y := f.Forward(x, true)
+	if !sameShapeInts(y.Shape, []int{2, 12}) || &y.Data[0] != &x.Data[0] {
+		t.Fatalf("flatten: shape %v or copied data", y.Shape)
+	}
+	defaultCheck().run(t, f, x)
+}

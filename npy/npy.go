@@ -1,0 +1,656 @@
+// Package npy reads and writes NumPy's .npy array files (format versions
+// 1.0, 2.0 and 3.0, https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html)
+// and reads .npz archives of them, so that features and logits exported
+// from other frameworks can be analysed and losslab's can be exported.
+//
+// Supported: C-order arrays of float32 and float64 (any number of axes) and
+// of signed or unsigned integers of 1, 2, 4 or 8 bytes, little- or
+// big-endian. Fortran-order arrays, booleans, complex, structured and object
+// (pickled) arrays are refused with an error that says so.
+package npy
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/losslab/losslab/tensor"
+)
+
+// Array is an array read from or to be written to a .npy file. Exactly one
+// of Float32, Float64 and Int holds the elements, in C (row-major) order,
+// according to DType.
+type Array struct {
+	Shape []int
+	// DType is the NumPy type string, e.g. "<f4", "<f8", "<i8", "|u1". Integer
+	// arrays of any width are held in Int; when writing, "<i8" or "<i4" select
+	// the width.
+	DType   string
+	Float32 []float32
+	Float64 []float64
+	Int     []int64
+}
+
+// Len is the number of elements the shape describes.
+func (a *Array) Len() int { return tensor.Numel(a.Shape) }
+
+// FromTensor wraps a float32 tensor (not copied) as an array of dtype "<f4".
+func FromTensor(t *tensor.Tensor) *Array {
+	return &Array{Shape: append([]int(nil), t.Shape...), DType: "<f4", Float32: t.Data}
+}
+
+// FromInts returns a 1-D int64 array ("<i8") holding v.
+func FromInts(v []int) *Array {
+	a := &Array{Shape: []int{len(v)}, DType: "<i8", Int: make([]int64, len(v))}
+	for i, x := range v {
+		a.Int[i] = int64(x)
+	}
+	return a
+}
+
+// Matrix returns a 2-D float array as a float32 tensor [rows, cols]
+// (float64 values are rounded; values beyond float32's range are an error).
+func (a *Array) Matrix() (*tensor.Tensor, error) {
+	if len(a.Shape) != 2 {
+		return nil, fmt.Errorf("npy: array has shape %s, want 2-D (rows, columns)", shapeText(a.Shape))
+	}
+	switch {
+	case a.Float32 != nil:
+		return tensor.FromData(a.Float32, a.Shape...), nil
+	case a.Float64 != nil:
+		t := tensor.New(a.Shape...)
+		for i, v := range a.Float64 {
+			f := float32(v)
+			if math.IsInf(float64(f), 0) && !math.IsInf(v, 0) {
+				return nil, fmt.Errorf("npy: element %d = %g does not fit in float32", i, v)
+			}
+			t.Data[i] = f
+		}
+		return t, nil
+	}
+	return nil, fmt.Errorf("npy: array has dtype %s, want float32 (<f4) or float64 (<f8)", a.DType)
+}
+
+// Ints returns a 1-D integer array as ints.
+func (a *Array) Ints() ([]int, error) {
+	if len(a.Shape) != 1 {
+		return nil, fmt.Errorf("npy: array has shape %s, want 1-D", shapeText(a.Shape))
+	}
+	if a.Int == nil {
+		return nil, fmt.Errorf("npy: array has dtype %s, want an integer type such as int32 (<i4) or int64 (<i8)", a.DType)
+	}
+	out := make([]int, len(a.Int))
+	for i, v := range a.Int {
+		if int64(int(v)) != v {
+			return nil, fmt.Errorf("npy: element %d = %d does not fit in int", i, v)
+		}
+		out[i] = int(v)
+	}
+	return out, nil
+}
+
+// ReadMatrix reads a 2-D float32 or float64 .npy file as a float32 tensor.
+// Errors name the file.
+func ReadMatrix(path string) (*tensor.Tensor, error) {
+	a, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := a.Matrix()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
+// ReadLabels reads a 1-D integer .npy file. Errors name the file.
+func ReadLabels(path string) ([]int, error) {
+	a, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	v, err := a.Ints()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
+}
+
+// ReadFile reads a .npy file. Errors name the file.
+func ReadFile(path string) (*Array, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	size := int64(-1)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	a, err := decode(bufio.NewReaderSize(f, 1<<16), size)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return a, nil
+}
+
+// Read reads one .npy array from r.
+func Read(r io.Reader) (*Array, error) { return decode(r, -1) }
+
+// ReadNPZ reads every array of a .npz archive (as written by numpy.savez or
+// savez_compressed), keyed by member name without the ".npy" suffix.
+func ReadNPZ(path string) (map[string]*Array, error) {
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a .npz (zip) archive: %w", path, err)
+	}
+	defer z.Close()
+	out := make(map[string]*Array, len(z.File))
+	for _, f := range z.File {
+		if !strings.HasSuffix(f.Name, ".npy") {
+			return nil, fmt.Errorf("%s: member %q is not a .npy file", path, f.Name)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil, fmt.Errorf("%s: member %q: %w", path, f.Name, err)
+		}
+		size := int64(-1)
+		if f.UncompressedSize64 <= math.MaxInt64 {
+			size = int64(f.UncompressedSize64)
+		}
+		a, err := decode(bufio.NewReader(rc), size)
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: member %q: %w", path, f.Name, err)
+		}
+		out[strings.TrimSuffix(f.Name, ".npy")] = a
+	}
+	return out, nil
+}
+
+var magic = []byte("\x93NUMPY")
+
+// header is what the .npy header dictionary says.
+type header struct {
+	descr   string
+	fortran bool
+	shape   []int
+}
+
+// elemType is a parsed dtype.
+type elemType struct {
+	order binary.ByteOrder
+	kind  byte // 'f', 'i' or 'u'
+	size  int
+}
+
+// decode reads one array; size is the total byte count of the stream when
+// known (a regular file), or −1, and lets truncation be reported before any
+// large allocation.
+func decode(r io.Reader, size int64) (*Array, error) {
+	var pre [8]byte
+	if _, err := io.ReadFull(r, pre[:]); err != nil {
+		return nil, fmt.Errorf("npy: not a .npy file (too short for the magic string and version): %w", err)
+	}
+	if !bytes.Equal(pre[:6], magic) {
+		return nil, fmt.Errorf("npy: not a .npy file (magic string %q, want \"\\x93NUMPY\")", pre[:6])
+	}
+	major := pre[6]
+	var hlen int
+	prefix := 10
+	switch major {
+	case 1:
+		var b [2]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return nil, fmt.Errorf("npy: truncated header length: %w", err)
+		}
+		hlen = int(binary.LittleEndian.Uint16(b[:]))
+	case 2, 3:
+		var b [4]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return nil, fmt.Errorf("npy: truncated header length: %w", err)
+		}
+		hlen = int(binary.LittleEndian.Uint32(b[:]))
+		prefix = 12
+	default:
+		return nil, fmt.Errorf("npy: format version %d.%d, want 1.0, 2.0 or 3.0", major, pre[7])
+	}
+	if size >= 0 && int64(prefix+hlen) > size {
+		return nil, fmt.Errorf("npy: truncated header: %d bytes announced, file has %d after the prefix", hlen, size-int64(prefix))
+	}
+	if hlen > 1<<20 {
+		return nil, fmt.Errorf("npy: header of %d bytes is implausibly long", hlen)
+	}
+	hb := make([]byte, hlen)
+	if _, err := io.ReadFull(r, hb); err != nil {
+		return nil, fmt.Errorf("npy: truncated header (%d bytes announced): %w", hlen, err)
+	}
+	h, err := parseHeader(string(hb))
+	if err != nil {
+		return nil, err
+	}
+	if h.fortran {
+		return nil, fmt.Errorf("npy: array of shape %s is in Fortran (column-major) order, which is not supported; save np.ascontiguousarray(a) instead", shapeText(h.shape))
+	}
+	et, err := parseDescr(h.descr)
+	if err != nil {
+		return nil, err
+	}
+	count := 1
+	for _, d := range h.shape {
+		if d < 0 || (d > 0 && count > math.MaxInt/8/d) {
+			return nil, fmt.Errorf("npy: shape %s is invalid or too large", shapeText(h.shape))
+		}
+		count *= d
+	}
+	need := int64(count) * int64(et.size)
+	var data []byte
+	if size >= 0 {
+		have := size - int64(prefix+hlen)
+		if have < need {
+			return nil, fmt.Errorf("npy: data truncated: shape %s of %s needs %d bytes, file has %d", shapeText(h.shape), h.descr, need, have)
+		}
+		data = make([]byte, need)
+		if _, err := io.ReadFull(r, data); err != nil {
+			return nil, fmt.Errorf("npy: data truncated: shape %s of %s needs %d bytes: %w", shapeText(h.shape), h.descr, need, err)
+		}
+	} else {
+		data, err = io.ReadAll(io.LimitReader(r, need))
+		if err != nil {
+			return nil, fmt.Errorf("npy: reading data: %w", err)
+		}
+		if int64(len(data)) < need {
+			return nil, fmt.Errorf("npy: data truncated: shape %s of %s needs %d bytes, got %d", shapeText(h.shape), h.descr, need, len(data))
+		}
+	}
+	a := &Array{Shape: h.shape, DType: h.descr}
+	switch {
+	case et.kind == 'f' && et.size == 4:
+		a.Float32 = make([]float32, count)
+		for i := range a.Float32 {
+			a.Float32[i] = math.Float32frombits(et.order.Uint32(data[4*i:]))
+		}
+	case et.kind == 'f':
+		a.Float64 = make([]float64, count)
+		for i := range a.Float64 {
+			a.Float64[i] = math.Float64frombits(et.order.Uint64(data[8*i:]))
+		}
+	default:
+		a.Int = make([]int64, count)
+		for i := range a.Int {
+			v, ok := decodeInt(et, data[i*et.size:])
+			if !ok {
+				return nil, fmt.Errorf("npy: element %d of %s array does not fit in int64", i, h.descr)
+			}
+			a.Int[i] = v
+		}
+	}
+	return a, nil
+}
+
+func decodeInt(et elemType, b []byte) (int64, bool) {
+	var u uint64
+	switch et.size {
+	case 1:
+		u = uint64(b[0])
+	case 2:
+		u = uint64(et.order.Uint16(b))
+	case 4:
+		u = uint64(et.order.Uint32(b))
+	case 8:
+		u = et.order.Uint64(b)
+	}
+	if et.kind == 'u' {
+		return int64(u), u <= math.MaxInt64
+	}
+	shift := 64 - 8*et.size // sign-extend
+	return int64(u<<shift) >> shift, true
+}
+
+// parseDescr accepts the dtypes listed in the package comment.
+func parseDescr(d string) (elemType, error) {
+	bad := func(why string) (elemType, error) {
+		return elemType{}, fmt.Errorf("npy: dtype %q is not supported (%s); want float32, float64 or an integer type", d, why)
+	}
+	if len(d) < 3 {
+		return bad("unrecognised")
+	}
+	et := elemType{kind: d[1]}
+	switch d[0] {
+	case '<', '|', '=':
+		// '=' (native) never appears in files numpy writes; read it as
+		// little-endian, the byte order of every platform losslab runs on.
+		et.order = binary.LittleEndian
+	case '>':
+		et.order = binary.BigEndian
+	default:
+		return bad("unrecognised byte order")
+	}
+	n, err := strconv.Atoi(d[2:])
+	if err != nil {
+		return bad("unrecognised size")
+	}
+	et.size = n
+	switch et.kind {
+	case 'f':
+		if n != 4 && n != 8 {
+			return bad("only 4- and 8-byte floats")
+		}
+	case 'i', 'u':
+		if n != 1 && n != 2 && n != 4 && n != 8 {
+			return bad("integer size")
+		}
+	case 'b':
+		return bad("boolean")
+	case 'c':
+		return bad("complex")
+	case 'O':
+		return bad("object arrays need Python's pickle")
+	default:
+		return bad("unrecognised kind")
+	}
+	return et, nil
+}
+
+// parseHeader parses the Python dict literal of a .npy header, e.g.
+// {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }.
+func parseHeader(s string) (header, error) {
+	p := &dictParser{s: strings.TrimRight(s, " \n\x00")}
+	var h header
+	seen := map[string]bool{}
+	fail := func(why string) (header, error) {
+		return header{}, fmt.Errorf("npy: malformed header %q: %s", strings.TrimSpace(s), why)
+	}
+	if !p.eat('{') {
+		return fail("want '{'")
+	}
+	for {
+		if p.eat('}') {
+			break
+		}
+		key, ok := p.str()
+		if !ok {
+			return fail("want a quoted key")
+		}
+		if !p.eat(':') {
+			return fail("want ':' after " + key)
+		}
+		seen[key] = true
+		switch key {
+		case "descr":
+			v, ok := p.str()
+			if !ok {
+				return fail("descr is not a string (structured dtypes are not supported)")
+			}
+			h.descr = v
+		case "fortran_order":
+			v, ok := p.boolean()
+			if !ok {
+				return fail("fortran_order is not True or False")
+			}
+			h.fortran = v
+		case "shape":
+			v, ok := p.tuple()
+			if !ok {
+				return fail("shape is not a tuple of integers")
+			}
+			h.shape = v
+		default:
+			return fail("unexpected key " + strconv.Quote(key))
+		}
+		if !p.eat(',') {
+			if !p.eat('}') {
+				return fail("want ',' or '}'")
+			}
+			break
+		}
+	}
+	for _, k := range []string{"descr", "fortran_order", "shape"} {
+		if !seen[k] {
+			return fail("missing key " + strconv.Quote(k))
+		}
+	}
+	return h, nil
+}
+
+type dictParser struct {
+	s string
+	i int
+}
+
+func (p *dictParser) skip() {
+	for p.i < len(p.s) && (p.s[p.i] == ' ' || p.s[p.i] == '\t' || p.s[p.i] == '\n') {
+		p.i++
+	}
+}
+
+func (p *dictParser) eat(c byte) bool {
+	p.skip()
+	if p.i < len(p.s) && p.s[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func (p *dictParser) str() (string, bool) {
+	p.skip()
+	if p.i >= len(p.s) || (p.s[p.i] != '\'' && p.s[p.i] != '"') {
+		return "", false
+	}
+	q := p.s[p.i]
+	end := strings.IndexByte(p.s[p.i+1:], q)
+	if end < 0 {
+		return "", false
+	}
+	v := p.s[p.i+1 : p.i+1+end]
+	p.i += end + 2
+	return v, true
+}
+
+func (p *dictParser) boolean() (bool, bool) {
+	p.skip()
+	for _, w := range []struct {
+		text string
+		v    bool
+	}{{"True", true}, {"False", false}} {
+		if strings.HasPrefix(p.s[p.i:], w.text) {
+			p.i += len(w.text)
+			return w.v, true
+		}
+	}
+	return false, false
+}
+
+func (p *dictParser) tuple() ([]int, bool) {
+	if !p.eat('(') {
+		return nil, false
+	}
+	shape := []int{}
+	for {
+		if p.eat(')') {
+			return shape, true
+		}
+		p.skip()
+		j := p.i
+		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
+			j++
+		}
+		if j == p.i {
+			return nil, false
+		}
+		d, err := strconv.Atoi(p.s[p.i:j])
+		if err != nil {
+			return nil, false
+		}
+		p.i = j
+		p.eat('L') // Python 2 longs
+		shape = append(shape, d)
+		if !p.eat(',') {
+			if !p.eat(')') {
+				return nil, false
+			}
+			return shape, true
+		}
+	}
+}
+
+func shapeText(shape []int) string {
+	parts := make([]string, len(shape))
+	for i, d := range shape {
+		parts[i] = strconv.Itoa(d)
+	}
+	if len(shape) == 1 {
+		return "(" + parts[0] + ",)"
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+// Write writes a as a .npy stream (format 1.0, or 2.0 for a header over
+// 64 KiB). Float32 data is written as "<f4", Float64 as "<f8", and Int as
+// "<i4" when DType is "<i4" (values must fit) or "<i8" otherwise.
+func Write(w io.Writer, a *Array) error {
+	descr, size, err := writeType(a)
+	if err != nil {
+		return err
+	}
+	dict := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shapeText(a.Shape))
+	if len(a.Shape) > 0 {
+		// numpy reserves room for the first axis to grow to 21 digits, so that
+		// appending rows can rewrite the header in place; match it byte for byte.
+		dict += strings.Repeat(" ", max(0, 21-len(strconv.Itoa(a.Shape[0]))))
+	}
+	// Pad so that the data starts at a multiple of 64 bytes, as numpy does,
+	// and end the header with a newline.
+	version, prefix := byte(1), 10
+	if len(dict)+1+prefix > math.MaxUint16 {
+		version, prefix = 2, 12
+	}
+	total := (prefix + len(dict) + 1 + 63) / 64 * 64
+	hdr := dict + strings.Repeat(" ", total-prefix-len(dict)-1) + "\n"
+	bw := bufio.NewWriterSize(w, 1<<16)
+	bw.Write(magic)
+	bw.Write([]byte{version, 0})
+	if version == 1 {
+		binary.Write(bw, binary.LittleEndian, uint16(len(hdr)))
+	} else {
+		binary.Write(bw, binary.LittleEndian, uint32(len(hdr)))
+	}
+	bw.WriteString(hdr)
+	var buf [8]byte
+	switch {
+	case a.Float32 != nil:
+		for _, v := range a.Float32 {
+			binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
+			bw.Write(buf[:4])
+		}
+	case a.Float64 != nil:
+		for _, v := range a.Float64 {
+			binary.LittleEndian.PutUint64(buf[:], math.Float64bits(v))
+			bw.Write(buf[:8])
+		}
+	default:
+		for _, v := range a.Int {
+			if size == 4 {
+				binary.LittleEndian.PutUint32(buf[:], uint32(int32(v)))
+			} else {
+				binary.LittleEndian.PutUint64(buf[:], uint64(v))
+			}
+			bw.Write(buf[:size])
+		}
+	}
+	return bw.Flush()
+}
+
+func writeType(a *Array) (descr string, size int, err error) {
+	n := a.Len()
+	set := 0
+	for _, l := range []int{len(a.Float32), len(a.Float64), len(a.Int)} {
+		if l > 0 {
+			set++
+		}
+	}
+	if set > 1 {
+		return "", 0, errors.New("npy: array holds data in more than one of Float32, Float64, Int")
+	}
+	switch {
+	case a.Float32 != nil || (n == 0 && a.DType == "<f4"):
+		descr, size = "<f4", 4
+		err = checkLen(len(a.Float32), a.Shape)
+	case a.Float64 != nil || (n == 0 && a.DType == "<f8"):
+		descr, size = "<f8", 8
+		err = checkLen(len(a.Float64), a.Shape)
+	case a.Int != nil || n == 0:
+		descr, size = "<i8", 8
+		if a.DType == "<i4" {
+			descr, size = "<i4", 4
+			for i, v := range a.Int {
+				if int64(int32(v)) != v {
+					return "", 0, fmt.Errorf("npy: element %d = %d does not fit in int32", i, v)
+				}
+			}
+		}
+		err = checkLen(len(a.Int), a.Shape)
+	default:
+		err = errors.New("npy: array holds no data")
+	}
+	return descr, size, err
+}
+
+func checkLen(n int, shape []int) error {
+	if n != tensor.Numel(shape) {
+		return fmt.Errorf("npy: %d elements for shape %s", n, shapeText(shape))
+	}
+	return nil
+}
+
+// WriteFile writes a to path atomically: to a temporary file in the same
+// directory, synced, then renamed over path, so a crash never leaves a
+// partial file under the final name.
+func WriteFile(path string, a *Array) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := Write(tmp, a); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	// Make the rename itself durable; a failure here loses nothing written.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// WriteMatrix writes a float32 tensor (any shape) to path as "<f4".
+func WriteMatrix(path string, t *tensor.Tensor) error { return WriteFile(path, FromTensor(t)) }
+
+// WriteLabels writes integer labels to path as a 1-D "<i8" array.
+func WriteLabels(path string, labels []int) error { return WriteFile(path, FromInts(labels)) }

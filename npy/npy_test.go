@@ -1,0 +1,322 @@
+package npy
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/losslab/losslab/tensor"
+)
+
+// Files saved by numpy 1.24 (np.save to a BytesIO, printed with .hex()):
+//
+//	np.array([[1.5, -2, 0.25], [0, 3, -1e4]], dtype='<f4')
+//	np.array([3, -1, 7], dtype='<i8')
+const (
+	numpyF4 = "934e554d5059010076007b276465736372273a20273c6634272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028322c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0000c03f000000c00000803e000000000000404000401cc6"
+	numpyI8 = "934e554d5059010076007b276465736372273a20273c6938272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028332c292c207d2020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a0300000000000000ffffffffffffffff0700000000000000"
+)
+
+func unhex(t *testing.T, s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestReadNumpyFiles(t *testing.T) {
+	a, err := Read(bytes.NewReader(unhex(t, numpyF4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := a.Matrix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float32{1.5, -2, 0.25, 0, 3, -1e4}
+	if m.Shape[0] != 2 || m.Shape[1] != 3 || !equalF32(m.Data, want) {
+		t.Errorf("read %v %v, want [2 3] %v", m.Shape, m.Data, want)
+	}
+	b, err := Read(bytes.NewReader(unhex(t, numpyI8)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, err := b.Ints()
+	if err != nil || len(labels) != 3 || labels[0] != 3 || labels[1] != -1 || labels[2] != 7 {
+		t.Errorf("read labels %v, %v; want [3 -1 7]", labels, err)
+	}
+}
+
+func TestWriteMatchesNumpyBytes(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Write(&buf, FromTensor(tensor.FromData([]float32{1.5, -2, 0.25, 0, 3, -1e4}, 2, 3))); err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(buf.Bytes()); got != numpyF4 {
+		t.Errorf("float32 file differs from numpy's:\n got %s\nwant %s", got, numpyF4)
+	}
+	buf.Reset()
+	if err := Write(&buf, FromInts([]int{3, -1, 7})); err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(buf.Bytes()); got != numpyI8 {
+		t.Errorf("int64 file differs from numpy's:\n got %s\nwant %s", got, numpyI8)
+	}
+}
+
+// build assembles a .npy stream by hand from a header dict and raw data,
+// with the given format version and no padding beyond the newline.
+func build(version byte, dict string, data []byte) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x93NUMPY")
+	b.Write([]byte{version, 0})
+	hdr := dict + "\n"
+	if version == 1 {
+		binary.Write(&b, binary.LittleEndian, uint16(len(hdr)))
+	} else {
+		binary.Write(&b, binary.LittleEndian, uint32(len(hdr)))
+	}
+	b.WriteString(hdr)
+	b.Write(data)
+	return b.Bytes()
+}
+
+func TestReadVariants(t *testing.T) {
+	be := make([]byte, 16)
+	binary.BigEndian.PutUint64(be, math.Float64bits(1))
+	binary.BigEndian.PutUint64(be[8:], math.Float64bits(-2.5))
+	cases := []struct {
+		name   string
+		stream []byte
+		shape  []int
+		floats []float64
+		ints   []int64
+	}{
+		{"big-endian f8, version 2, double quotes",
+			build(2, `{"descr": ">f8", "fortran_order": False, "shape": (2,)}`, be), []int{2}, []float64{1, -2.5}, nil},
+		{"u1 version 3",
+			build(3, "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", []byte{0, 200, 255}), []int{3}, nil, []int64{0, 200, 255}},
+		{"i2 negative",
+			build(1, "{'descr': '<i2', 'fortran_order': False, 'shape': (2,), }", []byte{0xff, 0xff, 0x00, 0x80}), []int{2}, nil, []int64{-1, -32768}},
+		{"i4 and key order",
+			build(1, "{'shape': (1, 1), 'fortran_order': False, 'descr': '<i4'}", []byte{0xfe, 0xff, 0xff, 0xff}), []int{1, 1}, nil, []int64{-2}},
+		{"empty",
+			build(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4), }", nil), []int{0, 4}, []float64{}, nil},
+		{"scalar",
+			build(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (), }", be[:8]), []int{}, []float64{math.Float64frombits(binary.LittleEndian.Uint64(be[:8]))}, nil},
+	}
+	for _, c := range cases {
+		a, err := Read(bytes.NewReader(c.stream))
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if len(a.Shape) != len(c.shape) || tensor.Numel(a.Shape) != tensor.Numel(c.shape) {
+			t.Errorf("%s: shape %v, want %v", c.name, a.Shape, c.shape)
+		}
+		var got []float64
+		switch {
+		case a.Float64 != nil:
+			got = a.Float64
+		case a.Float32 != nil:
+			for _, v := range a.Float32 {
+				got = append(got, float64(v))
+			}
+		}
+		if c.ints != nil {
+			if len(a.Int) != len(c.ints) {
+				t.Errorf("%s: ints %v, want %v", c.name, a.Int, c.ints)
+				continue
+			}
+			for i := range c.ints {
+				if a.Int[i] != c.ints[i] {
+					t.Errorf("%s: ints %v, want %v", c.name, a.Int, c.ints)
+					break
+				}
+			}
+		} else if len(got) != len(c.floats) {
+			t.Errorf("%s: floats %v, want %v", c.name, got, c.floats)
+		} else {
+			for i := range got {
+				if got[i] != c.floats[i] {
+					t.Errorf("%s: floats %v, want %v", c.name, got, c.floats)
+					break
+				}
+			}
+		}
+	}
+}
+
+func TestReadErrors(t *testing.T) {
+	f4 := make([]byte, 24)
+	cases := []struct {
+		name   string
+		stream []byte
+		want   string
+	}{
+		{"fortran", build(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", f4), "Fortran"},
+		{"bool", build(1, "{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }", f4[:2]), "boolean"},
+		{"object", build(1, "{'descr': '|O', 'fortran_order': False, 'shape': (2,), }", f4), "not supported"},
+		{"complex", build(1, "{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", f4), "complex"},
+		{"float16", build(1, "{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }", f4), "4- and 8-byte"},
+		{"structured", build(1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", f4), "structured"},
+		{"truncated data", build(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }", f4), "needs 32 bytes, got 24"},
+		{"missing key", build(1, "{'descr': '<f4', 'shape': (2, 3), }", f4), "fortran_order"},
+		{"extra key", build(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), 'x': 1}", f4), "unexpected key"},
+		{"bad shape", build(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3), }", f4), "shape"},
+		{"bad magic", append([]byte("\x93NUMPZ\x01\x00"), f4...), "magic"},
+		{"version", append([]byte("\x93NUMPY\x04\x00"), f4...), "version 4.0"},
+		{"short", []byte("\x93NUM"), "too short"},
+		{"truncated header", build(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", f4)[:30], "truncated header"},
+	}
+	for _, c := range cases {
+		_, err := Read(bytes.NewReader(c.stream))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestFileRoundTripAndErrors(t *testing.T) {
+	dir := t.TempDir()
+	feat := tensor.FromData([]float32{1, 2, 3, 4, 5, float32(math.Inf(-1))}, 3, 2)
+	fp := filepath.Join(dir, "features.npy")
+	if err := WriteMatrix(fp, feat); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadMatrix(fp)
+	if err != nil || !equalF32(got.Data, feat.Data) || got.Shape[0] != 3 || got.Shape[1] != 2 {
+		t.Fatalf("round trip %v %v, %v", got, feat, err)
+	}
+	lp := filepath.Join(dir, "labels.npy")
+	if err := WriteLabels(lp, []int{4, 0, 9}); err != nil {
+		t.Fatal(err)
+	}
+	labels, err := ReadLabels(lp)
+	if err != nil || len(labels) != 3 || labels[0] != 4 || labels[2] != 9 {
+		t.Fatalf("labels %v, %v", labels, err)
+	}
+	// float64 and int32 files round-trip and convert.
+	f64 := filepath.Join(dir, "f64.npy")
+	if err := WriteFile(f64, &Array{Shape: []int{1, 2}, Float64: []float64{0.1, -3}}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := ReadMatrix(f64); err != nil || m.Data[0] != float32(0.1) || m.Data[1] != -3 {
+		t.Errorf("float64 matrix %v, %v", m, err)
+	}
+	i32 := filepath.Join(dir, "i32.npy")
+	if err := WriteFile(i32, &Array{Shape: []int{2}, DType: "<i4", Int: []int64{-5, 1 << 30}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := ReadLabels(i32); err != nil || v[0] != -5 || v[1] != 1<<30 {
+		t.Errorf("int32 labels %v, %v", v, err)
+	}
+	if st, _ := os.Stat(i32); st.Size() != 128+8 {
+		t.Errorf("int32 file has %d bytes, want 136", st.Size())
+	}
+	if err := WriteFile(i32, &Array{Shape: []int{1}, DType: "<i4", Int: []int64{1 << 40}}); err == nil {
+		t.Error("int32 overflow written")
+	}
+	// Nothing but the final files is left in the directory.
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 4 {
+		t.Errorf("directory holds %d entries, want 4 (no temporary files)", len(entries))
+	}
+
+	// Wrong dims or dtypes, and truncation of a file, name the file.
+	wrong := []struct {
+		err  error
+		want string
+	}{
+		{errOf(ReadMatrix(lp)), "want 2-D"},
+		{errOf(ReadLabels(fp)), "want 1-D"},
+		{errOf(ReadLabels(filepath.Join(dir, "none.npy"))), "none.npy"},
+	}
+	vec := filepath.Join(dir, "vec.npy")
+	WriteFile(vec, &Array{Shape: []int{3}, Float32: []float32{1, 2, 3}})
+	wrong = append(wrong, struct {
+		err  error
+		want string
+	}{errOf(ReadLabels(vec)), "integer"})
+	raw, _ := os.ReadFile(fp)
+	cut := filepath.Join(dir, "cut.npy")
+	os.WriteFile(cut, raw[:len(raw)-3], 0o644)
+	wrong = append(wrong, struct {
+		err  error
+		want string
+	}{errOf(ReadMatrix(cut)), "needs 24 bytes, file has 21"})
+	for _, w := range wrong {
+		if w.err == nil || !strings.Contains(w.err.Error(), w.want) {
+			t.Errorf("error %v, want one containing %q", w.err, w.want)
+		}
+	}
+	if err := errOf(ReadMatrix(cut)); err == nil || !strings.Contains(err.Error(), "cut.npy") {
+		t.Errorf("error %v does not name the file", err)
+	}
+	if err := WriteFile(filepath.Join(dir, "bad.npy"), &Array{Shape: []int{2, 2}, Float32: []float32{1}}); err == nil {
+		t.Error("wrote 1 element for shape (2, 2)")
+	}
+}
+
+func errOf[T any](_ T, err error) error { return err }
+
+func TestReadNPZ(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "arrays.npz")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	for _, m := range []struct {
+		name   string
+		method uint16
+		a      *Array
+	}{
+		{"logits.npy", zip.Deflate, FromTensor(tensor.FromData([]float32{1, -1, 0.5, 2}, 2, 2))},
+		{"labels.npy", zip.Store, FromInts([]int{1, 0})},
+	} {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: m.name, Method: m.method})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Write(w, m.a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	zw.Close()
+	f.Close()
+	arrays, err := ReadNPZ(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits, err := arrays["logits"].Matrix()
+	if err != nil || !equalF32(logits.Data, []float32{1, -1, 0.5, 2}) {
+		t.Errorf("logits %v, %v", logits, err)
+	}
+	if labels, err := arrays["labels"].Ints(); err != nil || labels[0] != 1 || labels[1] != 0 {
+		t.Errorf("labels %v, %v", labels, err)
+	}
+	if _, err := ReadNPZ(filepath.Join(dir, "missing.npz")); err == nil {
+		t.Error("missing archive read")
+	}
+}
+
+func equalF32(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] && !(a[i] != a[i] && b[i] != b[i]) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,393 @@
+package tensor
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+)
+
+// Gemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where
+// op(X) is X or Xᵀ. op(A) is m×k, op(B) is k×n and C is m×n; lda, ldb and ldc
+// are the row strides of A, B and C as stored. When beta is 0, C is not read
+// (NaNs in C do not propagate), as in BLAS.
+//
+// The result is bit-identical for identical inputs and the same micro-kernel
+// (see Kernel), whatever the thread count: threads split C into blocks of
+// whole register tiles and never split the k dimension, so every element is
+// summed in the same order. Gemm is safe for concurrent use and allocates
+// nothing in steady state.
+//
+// Design (Goto/BLIS): a KC×NC panel of op(B) and an MC×KC block of op(A) are
+// packed into contiguous micro-panels, zero-padded to whole tiles, and an
+// assembly micro-kernel computes each MR×NR tile of C over KC; edge tiles go
+// through a small temporary tile.
+func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemmArgs(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleMatrix(m, n, beta, c, ldc)
+		return
+	}
+	job := gemmJobs.Get().(*gemmJob)
+	*job = gemmJob{
+		kern:   activeKernel.Load(),
+		transA: transA, transB: transB,
+		m: m, n: n, k: k,
+		alpha: alpha, beta: beta,
+		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+	}
+	job.plan(Threads())
+	if job.chunks == 1 {
+		job.RunChunk(0, 1)
+	} else {
+		ParallelRun(job.chunks, job)
+	}
+	*job = gemmJob{} // drop references to the caller's slices
+	gemmJobs.Put(job)
+}
+
+// GemmFlops is the floating-point operation count of an m×n×k product
+// (one multiply and one add per term), the usual numerator of GFLOP/s.
+func GemmFlops(m, n, k int) float64 { return 2 * float64(m) * float64(n) * float64(k) }
+
+// Below these sizes threads cost more (a wake-up is a few microseconds) than
+// they save: products under parallelMinFlops run on the calling goroutine,
+// and each thread gets at least parallelFlopsPerThread.
+const (
+	parallelMinFlops       = 2 << 20
+	parallelFlopsPerThread = 1 << 20
+)
+
+// gemmJob is one Gemm call, split into chunks of C that threads run
+// independently. Chunks are row ranges (splitRows) or column ranges of C, in
+// whole MR (or NR) tiles so that tile boundaries match the serial run.
+type gemmJob struct {
+	kern           *microKernel
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+
+	chunks    int
+	splitRows bool
+	tiles     int // tiles along the split dimension
+}
+
+var gemmJobs = sync.Pool{New: func() any { return new(gemmJob) }}
+
+// plan chooses the number of chunks and the dimension to split. Splitting
+// rows makes every chunk pack all of op(B) and splitting columns all of
+// op(A), so the dimension whose other operand is smaller is split.
+func (g *gemmJob) plan(threads int) {
+	tilesM := (g.m + g.kern.mr - 1) / g.kern.mr
+	tilesN := (g.n + g.kern.nr - 1) / g.kern.nr
+	g.chunks, g.splitRows, g.tiles = 1, true, tilesM
+	flops := GemmFlops(g.m, g.n, g.k)
+	if threads <= 1 || flops < parallelMinFlops {
+		return
+	}
+	t := min(threads, int(flops/parallelFlopsPerThread))
+	rows := g.m >= g.n
+	if rows && tilesM < t && tilesN > tilesM {
+		rows = false
+	} else if !rows && tilesN < t && tilesM > tilesN {
+		rows = true
+	}
+	tiles := tilesN
+	if rows {
+		tiles = tilesM
+	}
+	g.chunks, g.splitRows, g.tiles = max(1, min(t, tiles)), rows, tiles
+}
+
+// RunChunk computes the chunks lo..hi-1 of C (ChunkRunner).
+func (g *gemmJob) RunChunk(lo, hi int) {
+	bufs := getPackBuffers(g.kern)
+	defer packBufferPool.Put(bufs)
+	for w := lo; w < hi; w++ {
+		t0, t1 := w*g.tiles/g.chunks, (w+1)*g.tiles/g.chunks
+		if g.splitRows {
+			g.serial(bufs, t0*g.kern.mr, min(t1*g.kern.mr, g.m), 0, g.n)
+		} else {
+			g.serial(bufs, 0, g.m, t0*g.kern.nr, min(t1*g.kern.nr, g.n))
+		}
+	}
+}
+
+// serial computes rows [i0, i1) × columns [j0, j1) of C on this goroutine.
+// The k dimension is cut into equal blocks of at most KC that depend on k
+// alone, so the order of summation does not depend on the split.
+func (g *gemmJob) serial(bufs *packBuffers, i0, i1, j0, j1 int) {
+	kern := g.kern
+	kBlocks := (g.k + kern.kc - 1) / kern.kc
+	kcStep := (g.k + kBlocks - 1) / kBlocks
+	for jc := j0; jc < j1; jc += kern.nc {
+		nc := min(kern.nc, j1-jc)
+		for pc := 0; pc < g.k; pc += kcStep {
+			kc := min(kcStep, g.k-pc)
+			packB(bufs.b, g.b, g.ldb, g.transB, pc, kc, jc, nc, kern.nr)
+			beta := g.beta
+			if pc > 0 {
+				beta = 1 // later k blocks add to what the first one stored
+			}
+			for ic := i0; ic < i1; ic += kern.mc {
+				mc := min(kern.mc, i1-ic)
+				packA(bufs.a, g.a, g.lda, g.transA, ic, mc, pc, kc, kern.mr)
+				g.macroKernel(bufs, ic, mc, jc, nc, kc, beta)
+			}
+		}
+	}
+}
+
+// macroKernel multiplies the packed mc×kc block of A by the packed kc×nc
+// panel of B into C[ic:ic+mc, jc:jc+nc]. The B micro-panel stays in L1 while
+// the A micro-panels stream past it.
+func (g *gemmJob) macroKernel(bufs *packBuffers, ic, mc, jc, nc, kc int, beta float32) {
+	kern := g.kern
+	mr, nr, fn := kern.mr, kern.nr, kern.fn
+	for jr := 0; jr < nc; jr += nr {
+		nrCur := min(nr, nc-jr)
+		bp := &bufs.b[jr*kc]
+		for ir := 0; ir < mc; ir += mr {
+			mrCur := min(mr, mc-ir)
+			ap := &bufs.a[ir*kc]
+			ci := (ic+ir)*g.ldc + jc + jr
+			if mrCur == mr && nrCur == nr {
+				// checkGemmArgs guaranteed the whole tile lies inside c.
+				fn(kc, ap, bp, &g.c[ci], g.ldc, g.alpha, beta)
+				continue
+			}
+			fn(kc, ap, bp, &bufs.tile[0], nr, 1, 0)
+			storeEdgeTile(bufs.tile, nr, g.c[ci:], g.ldc, mrCur, nrCur, g.alpha, beta)
+		}
+	}
+}
+
+// storeEdgeTile writes the top-left mr×nr part of an unscaled tile (row
+// stride tileStride) into C with the same rounding as the micro-kernels.
+func storeEdgeTile(tile []float32, tileStride int, c []float32, ldc, mr, nr int, alpha, beta float32) {
+	for i := 0; i < mr; i++ {
+		src := tile[i*tileStride : i*tileStride+nr]
+		dst := c[i*ldc : i*ldc+nr]
+		if beta == 0 {
+			for j, v := range src {
+				dst[j] = alpha * v
+			}
+			continue
+		}
+		for j, v := range src {
+			dst[j] = scaleAdd(alpha, v, beta, dst[j])
+		}
+	}
+}
+
+// packA copies op(A)[i0:i0+mc, p0:p0+kc] into dst as micro-panels of mr
+// rows: panel t holds kc steps of mr values (row-interleaved), starting at
+// t·mr·kc. Rows past mc are zero so that edge tiles need no branches.
+func packA(dst, a []float32, lda int, transA bool, i0, mc, p0, kc, mr int) {
+	for ir := 0; ir < mc; ir += mr {
+		rows := min(mr, mc-ir)
+		panel := dst[ir*kc : ir*kc+mr*kc]
+		if transA {
+			// op(A)[i, p] = a[p·lda + i]: each step's mr values are contiguous.
+			for p := 0; p < kc; p++ {
+				src := a[(p0+p)*lda+i0+ir:]
+				src = src[:rows]
+				d := panel[p*mr : p*mr+rows]
+				switch {
+				case rows == 6:
+					*(*[6]float32)(d) = *(*[6]float32)(src)
+				case rows == 12:
+					*(*[12]float32)(d) = *(*[12]float32)(src)
+				case rows == 4:
+					*(*[4]float32)(d) = *(*[4]float32)(src)
+				default:
+					for i, v := range src {
+						d[i] = v
+					}
+				}
+			}
+		} else if rows == mr && mr == 6 {
+			packRows6(panel, a, (i0+ir)*lda+p0, lda, kc)
+			continue
+		} else {
+			for i := 0; i < rows; i++ {
+				src := a[(i0+ir+i)*lda+p0:]
+				src = src[:kc]
+				d := panel[i:]
+				for p, v := range src {
+					d[p*mr] = v
+				}
+			}
+		}
+		if rows < mr {
+			for p := 0; p < kc; p++ {
+				clear(panel[p*mr+rows : p*mr+mr])
+			}
+		}
+	}
+}
+
+// packRows6 interleaves six rows of A (the first at a[off:], then every lda)
+// into kc steps of six values: the AVX2 kernel's common case.
+func packRows6(panel, a []float32, off, lda, kc int) {
+	r0 := a[off : off+kc]
+	r1 := a[off+lda : off+lda+kc]
+	r2 := a[off+2*lda : off+2*lda+kc]
+	r3 := a[off+3*lda : off+3*lda+kc]
+	r4 := a[off+4*lda : off+4*lda+kc]
+	r5 := a[off+5*lda : off+5*lda+kc]
+	panel = panel[:6*kc]
+	for p := range r0 {
+		d := panel[6*p : 6*p+6 : 6*p+6]
+		d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+	}
+}
+
+// packB copies op(B)[p0:p0+kc, j0:j0+nc] into dst as micro-panels of nr
+// columns: panel t holds kc steps of nr values, starting at t·nr·kc. Columns
+// past nc are zero.
+func packB(dst, b []float32, ldb int, transB bool, p0, kc, j0, nc, nr int) {
+	if !transB {
+		// op(B)[p, j] = b[p·ldb + j]: walk each row of B once, contiguously,
+		// scattering its nr-wide pieces to the panels.
+		for p := 0; p < kc; p++ {
+			row := b[(p0+p)*ldb+j0:]
+			row = row[:nc]
+			jr := copyFullPieces(dst[p*nr:], kc*nr, row, nr)
+			for ; jr < nc; jr += nr {
+				cols := min(nr, nc-jr)
+				d := dst[jr*kc+p*nr : jr*kc+p*nr+nr]
+				copy(d, row[jr:jr+cols])
+				clear(d[cols:])
+			}
+		}
+		return
+	}
+	for jr := 0; jr < nc; jr += nr {
+		cols := min(nr, nc-jr)
+		panel := dst[jr*kc : jr*kc+nr*kc]
+		// op(B)[p, j] = b[j·ldb + p]: gather column j of each step from row j.
+		for j := 0; j < cols; j++ {
+			src := b[(j0+jr+j)*ldb+p0:]
+			src = src[:kc]
+			d := panel[j:]
+			for p, v := range src {
+				d[p*nr] = v
+			}
+		}
+		if cols < nr {
+			for p := 0; p < kc; p++ {
+				clear(panel[p*nr+cols : p*nr+nr])
+			}
+		}
+	}
+}
+
+// copyFullPieces copies the whole width-wide pieces of src to dst[0:],
+// dst[stride:], dst[2·stride:], ... and returns how many values of src it
+// consumed. It moves 16-byte arrays, which compile to single vector moves;
+// copy (and larger array copies) would call memmove for every piece.
+func copyFullPieces(dst []float32, stride int, src []float32, width int) int {
+	if width%4 != 0 {
+		return 0
+	}
+	n, off := 0, 0
+	for ; n+width <= len(src); n, off = n+width, off+stride {
+		d := dst[off:]
+		d = d[:width]
+		s := src[n : n+width]
+		for q := 0; q+4 <= width; q += 4 {
+			*(*[4]float32)(d[q:]) = *(*[4]float32)(s[q:])
+		}
+	}
+	return n
+}
+
+// packBuffers are one thread's packing areas, reused across calls.
+type packBuffers struct {
+	kern *microKernel
+	a, b []float32 // MC×KC and KC×NC, 64-byte aligned
+	tile []float32 // MR×NR edge tile
+}
+
+var packBufferPool sync.Pool
+
+func getPackBuffers(kern *microKernel) *packBuffers {
+	if p, ok := packBufferPool.Get().(*packBuffers); ok && p.kern == kern {
+		return p
+	}
+	return &packBuffers{
+		kern: kern,
+		a:    alignedFloats(kern.mc * kern.kc),
+		b:    alignedFloats(kern.kc * kern.nc),
+		tile: alignedFloats(kern.mr * kern.nr),
+	}
+}
+
+// alignedFloats returns n zeroed float32s starting on a 64-byte (cache line)
+// boundary, so that vector loads from packed panels never split lines.
+func alignedFloats(n int) []float32 {
+	const align = 64 / 4
+	buf := make([]float32, n+align)
+	off := int(uintptr(unsafe.Pointer(&buf[0]))%64) / 4
+	if off != 0 {
+		off = align - off
+	}
+	return buf[off : off+n : off+n]
+}
+
+// scaleMatrix sets C = beta·C (C = 0 when beta is 0, without reading C).
+func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		switch beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+// checkGemmArgs panics (a programmer error) if the sizes, strides or slice
+// lengths cannot hold the matrices that Gemm will touch. The micro-kernels
+// write whole tiles through pointers, so this check is what keeps them in
+// bounds.
+func checkGemmArgs(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("tensor.Gemm: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	checkMatrix("C", m, n, c, ldc)
+	if k == 0 || alpha == 0 {
+		return
+	}
+	if transA {
+		checkMatrix("A (transposed)", k, m, a, lda)
+	} else {
+		checkMatrix("A", m, k, a, lda)
+	}
+	if transB {
+		checkMatrix("B (transposed)", n, k, b, ldb)
+	} else {
+		checkMatrix("B", k, n, b, ldb)
+	}
+}
+
+func checkMatrix(name string, rows, cols int, x []float32, ld int) {
+	if ld < cols {
+		panic(fmt.Sprintf("tensor.Gemm: %s is stored %d×%d but its row stride is %d", name, rows, cols, ld))
+	}
+	if need := (rows-1)*ld + cols; len(x) < need {
+		panic(fmt.Sprintf("tensor.Gemm: %s is stored %d×%d with row stride %d and needs %d values, has %d", name, rows, cols, ld, need, len(x)))
+	}
+}

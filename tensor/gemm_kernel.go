@@ -1,0 +1,147 @@
+package tensor
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"unsafe"
+)
+
+// microKernelFunc computes an MR×NR tile of C from packed micro-panels:
+// C = alpha·(A·B) + beta·C, where A holds kc steps of MR values, B kc steps of
+// NR values, and c points at the tile's top-left element with row stride ldc.
+// beta == 0 means C is not read. Each element's products are summed in k
+// order, and alpha·AB and beta·C are rounded separately before the addition
+// (see storeEdgeTile, which must produce the same values).
+type microKernelFunc func(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// microKernel is a micro-kernel with the cache blocking that suits it.
+type microKernel struct {
+	name      string
+	mr, nr    int  // register tile
+	mc, kc    int  // A block (MC×KC, kept in L2); mc is a multiple of mr
+	nc        int  // B panel width (KC×NC, kept in L3); a multiple of nr
+	supported bool // whether this CPU can run it
+	fn        microKernelFunc
+}
+
+// kernels lists every micro-kernel built into this binary, the portable one
+// first; the fastest supported one is selected at start-up.
+var kernels = append([]*microKernel{genericKernel}, archKernels()...)
+
+var activeKernel atomic.Pointer[microKernel]
+
+// kernelEnv names the environment variable that forces a micro-kernel.
+const kernelEnv = "LOSSLAB_GEMM_KERNEL"
+
+func init() {
+	best := genericKernel
+	for _, k := range kernels {
+		if k.supported {
+			best = k // later entries are faster
+		}
+	}
+	activeKernel.Store(best)
+	if name := os.Getenv(kernelEnv); name != "" {
+		if err := SetKernel(name); err != nil {
+			fmt.Fprintf(os.Stderr, "losslab: %s=%q ignored: %v; using %s\n", kernelEnv, name, err, best.name)
+		}
+	}
+}
+
+// SetKernel selects the GEMM micro-kernel by name ("generic", "avx2",
+// "avx512"). It returns an error naming the supported kernels if name is
+// unknown or this CPU cannot run it, and leaves the selection unchanged.
+// Results are bit-identical only for the same kernel.
+func SetKernel(name string) error {
+	for _, k := range kernels {
+		if k.name != name {
+			continue
+		}
+		if !k.supported {
+			return fmt.Errorf("tensor: GEMM kernel %q is not supported by this CPU (supported: %s)", name, strings.Join(SupportedKernels(), ", "))
+		}
+		activeKernel.Store(k)
+		return nil
+	}
+	return fmt.Errorf("tensor: unknown GEMM kernel %q (supported: %s)", name, strings.Join(SupportedKernels(), ", "))
+}
+
+// Kernel names the GEMM micro-kernel in use.
+func Kernel() string { return activeKernel.Load().name }
+
+// SupportedKernels lists the GEMM micro-kernels this CPU can run, slowest
+// (the portable Go one) first.
+func SupportedKernels() []string {
+	var names []string
+	for _, k := range kernels {
+		if k.supported {
+			names = append(names, k.name)
+		}
+	}
+	return names
+}
+
+// genericKernel is the portable micro-kernel in Go: a 4×4 tile keeps its 16
+// accumulators, 4 B values and one A value in registers on amd64 and arm64.
+var genericKernel = &microKernel{
+	name: "generic", mr: 4, nr: 4, mc: 128, kc: 256, nc: 2048,
+	supported: true, fn: gemmKernel4x4Go,
+}
+
+func gemmKernel4x4Go(kc int, a, b, c *float32, ldc int, alpha, beta float32) {
+	const mr, nr = 4, 4
+	pa := unsafe.Slice(a, kc*mr)
+	pb := unsafe.Slice(b, kc*nr)
+	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
+	for p := 0; p < kc; p++ {
+		av := pa[p*mr : p*mr+mr : p*mr+mr]
+		bv := pb[p*nr : p*nr+nr : p*nr+nr]
+		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
+		a0 := av[0]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		a1 := av[1]
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		a2 := av[2]
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		a3 := av[3]
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	cs := unsafe.Slice(c, 3*ldc+nr)
+	storeRow(cs[0*ldc:0*ldc+nr:0*ldc+nr], c00, c01, c02, c03, alpha, beta)
+	storeRow(cs[1*ldc:1*ldc+nr:1*ldc+nr], c10, c11, c12, c13, alpha, beta)
+	storeRow(cs[2*ldc:2*ldc+nr:2*ldc+nr], c20, c21, c22, c23, alpha, beta)
+	storeRow(cs[3*ldc:3*ldc+nr:3*ldc+nr], c30, c31, c32, c33, alpha, beta)
+}
+
+func storeRow(row []float32, v0, v1, v2, v3, alpha, beta float32) {
+	row = row[:4]
+	if beta == 0 {
+		row[0], row[1], row[2], row[3] = alpha*v0, alpha*v1, alpha*v2, alpha*v3
+		return
+	}
+	row[0] = scaleAdd(alpha, v0, beta, row[0])
+	row[1] = scaleAdd(alpha, v1, beta, row[1])
+	row[2] = scaleAdd(alpha, v2, beta, row[2])
+	row[3] = scaleAdd(alpha, v3, beta, row[3])
+}
+
+// scaleAdd returns alpha·ab + beta·c with both products rounded to float32
+// before the addition; the explicit conversions forbid fusing them into an
+// FMA, which the assembly kernels do not do either.
+func scaleAdd(alpha, ab, beta, c float32) float32 {
+	return float32(alpha*ab) + float32(beta*c)
+}

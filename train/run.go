@@ -1,0 +1,538 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/losslab/losslab/data"
+	"github.com/losslab/losslab/nn"
+	"github.com/losslab/losslab/objective"
+	"github.com/losslab/losslab/optim"
+	"github.com/losslab/losslab/tensor"
+)
+
+// Names of the files in a run folder.
+const (
+	ConfigFile     = "config.json"
+	CheckpointFile = "checkpoint.bin"
+	MetricsLogFile = "metrics.jsonl"
+	MetricsFile    = "metrics.json"
+)
+
+// Result is the outcome of a finished run, stored in metrics.json.
+type Result struct {
+	TestAccuracy float64 `json:"test_accuracy"`
+	// TestLoss is the softmax cross-entropy (NLL) of the logits, whatever the
+	// training objective, so that runs are comparable.
+	TestLoss      float64 `json:"test_loss"`
+	TrainLoss     float64 `json:"train_loss"`     // last epoch, training objective
+	TrainAccuracy float64 `json:"train_accuracy"` // last epoch
+	// ParamsSHA256 is the hex sha256 of all parameters and buffers, in
+	// Model.Params order, as little-endian float32 bytes: the live (not
+	// averaged) weights at the end of training.
+	ParamsSHA256 string  `json:"params_sha256"`
+	Steps        int     `json:"steps"`
+	Epochs       int     `json:"epochs"`
+	NumParams    int     `json:"num_params"` // trainable parameter elements
+	Seconds      float64 `json:"seconds"`    // training time over all invocations, evaluation excluded
+	// Resumed reports that the invocation that finished the run started
+	// from a checkpoint.
+	Resumed bool `json:"resumed"`
+	// AlreadyDone reports that the folder held a finished run, whose stored
+	// result this is; Run did no work.
+	AlreadyDone bool `json:"-"`
+}
+
+// Run trains cfg in dir, resuming from dir's checkpoint if there is one, and
+// returns the final result. If dir holds a finished run with the same
+// config, Run returns its result with AlreadyDone set. If dir holds a
+// different config, Run refuses, listing the differing fields.
+//
+// When ctx is cancelled, Run saves a checkpoint before the next step and
+// returns ctx.Err(); calling Run again with the same config resumes and ends
+// with bit-identical weights. A NaN or infinite loss stops the run with an
+// error naming the step and epoch. progress may be nil.
+func Run(ctx context.Context, cfg Config, dir string, progress Progress) (*Result, error) {
+	cfg = cfg.Resolved()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if progress == nil {
+		progress = noProgress{}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := claimFolder(dir, cfg); err != nil {
+		return nil, err
+	}
+	if res, err := readResult(filepath.Join(dir, MetricsFile)); err == nil {
+		res.AlreadyDone = true
+		return res, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+
+	defer tensor.SetThreads(tensor.Threads())
+	tensor.SetThreads(cfg.Threads)
+	r, err := newRun(cfg, dir)
+	if err != nil {
+		return nil, err
+	}
+	return r.run(ctx, progress)
+}
+
+type noProgress struct{}
+
+func (noProgress) Step(StepInfo)      {}
+func (noProgress) Epoch(EpochMetrics) {}
+
+// claimFolder checks that dir's config.json (if any) has the same identity
+// as cfg, then writes cfg there.
+func claimFolder(dir string, cfg Config) error {
+	path := filepath.Join(dir, ConfigFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		var saved Config
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&saved); err != nil {
+			return fmt.Errorf("%s: %v; it is not a losslab training config (use another folder)", path, err)
+		}
+		if d := diff(saved, cfg); len(d) > 0 {
+			return fmt.Errorf("%s holds a run with a different config; use another folder or the same settings. Differences:\n  %s",
+				dir, strings.Join(d, "\n  "))
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	return writeJSON(path, cfg)
+}
+
+func writeJSON(path string, v any) error {
+	return writeAtomic(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	})
+}
+
+func readResult(path string) (*Result, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var res Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, fmt.Errorf("%s: %v; delete it to redo the final evaluation", path, err)
+	}
+	return &res, nil
+}
+
+// run is the state of one training run.
+type run struct {
+	cfg         Config
+	dir         string
+	train, test *data.Dataset
+	model       *nn.Model
+	obj         objective.Objective
+	opt         *optim.SGD
+	ema         *optim.EMA
+	sched       optim.Schedule
+	perEpoch    int // steps per epoch
+	total       int // steps in the run
+	step        int // steps done
+	stats       epochStats
+	resumed     bool
+	logged      []EpochMetrics // lines of metrics.jsonl
+	batch       data.Batch
+	dz          *tensor.Tensor
+}
+
+func newRun(cfg Config, dir string) (*run, error) {
+	r := &run{cfg: cfg, dir: dir}
+	var err error
+	if r.train, r.test, err = loadDataset(cfg.Dataset); err != nil {
+		return nil, err
+	}
+	r.train, r.test = r.train.Head(cfg.TrainLimit), r.test.Head(cfg.TestLimit)
+	if r.model, err = nn.Build(cfg.Model, r.train.ExampleShape(), r.train.NumClasses, cfg.Seed); err != nil {
+		return nil, err
+	}
+	if r.obj, err = objective.New(cfg.Objective, cfg.ObjectiveParams); err != nil {
+		return nil, err
+	}
+	if err = objective.ModifyHead(r.obj, r.model); err != nil {
+		return nil, err
+	}
+	r.opt = optim.NewSGD(r.model.Params(), optim.SGDConfig{Momentum: cfg.Momentum, Nesterov: cfg.Nesterov, WeightDecay: cfg.WeightDecay})
+	if cfg.EMADecay > 0 {
+		r.ema = optim.NewEMA(r.model.Params(), optim.EMAConfig{Decay: cfg.EMADecay, Warmup: cfg.EMAWarmup})
+	}
+	r.perEpoch = (r.train.Len() + cfg.BatchSize - 1) / cfg.BatchSize
+	r.total = cfg.Epochs * r.perEpoch
+	r.sched = schedule(cfg, r.perEpoch)
+
+	if r.logged, err = readMetricsLog(filepath.Join(dir, MetricsLogFile)); err != nil {
+		return nil, err
+	}
+	ckPath := filepath.Join(dir, CheckpointFile)
+	ck, err := readCheckpoint(ckPath)
+	switch {
+	case err == nil:
+		if err := r.restore(ckPath, ck); err != nil {
+			return nil, err
+		}
+		r.resumed = true
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	return r, nil
+}
+
+// schedule builds the learning-rate schedule of cfg for perEpoch steps per
+// epoch.
+func schedule(cfg Config, perEpoch int) optim.Schedule {
+	total := cfg.Epochs * perEpoch
+	warm := int(math.Round(cfg.WarmupEpochs * float64(perEpoch)))
+	var s optim.Schedule
+	switch cfg.Schedule {
+	case "constant":
+		s = optim.Constant{Value: cfg.LR}
+	case "cosine":
+		s = optim.Cosine{Base: cfg.LR, Final: 0, Steps: total - warm}
+	case "step":
+		b := make([]int, len(cfg.StepEpochs))
+		for i, e := range cfg.StepEpochs {
+			b[i] = e*perEpoch - warm
+		}
+		s = optim.StepDecay{Base: cfg.LR, Boundaries: b, Factor: cfg.StepFactor}
+	default:
+		panic("train: unvalidated schedule " + cfg.Schedule)
+	}
+	if warm > 0 {
+		s = optim.Warmup{Steps: warm, Then: s}
+	}
+	return s
+}
+
+// sections lists everything a checkpoint holds besides counters: parameters
+// and buffers, then optimiser and EMA state (sharing their storage).
+func (r *run) sections() []optim.NamedSlice {
+	var s []optim.NamedSlice
+	for _, p := range r.model.Params() {
+		s = append(s, optim.NamedSlice{Name: "param/" + p.Name, Data: p.Value})
+	}
+	s = append(s, r.opt.State()...)
+	if r.ema != nil {
+		s = append(s, r.ema.State()...)
+	}
+	return s
+}
+
+func (r *run) restore(path string, ck *checkpoint) error {
+	if !bytes.Equal(ck.Fingerprint, r.cfg.fingerprint()) {
+		return fmt.Errorf("%s was written by a run with another config (%s); delete it, or restore the config.json it belongs to", path, ck.Fingerprint)
+	}
+	if ck.Step < 0 || ck.Step > r.total {
+		return fmt.Errorf("%s: step %d outside the run's %d steps", path, ck.Step, r.total)
+	}
+	if err := restoreSections(path, r.sections(), ck.Sections); err != nil {
+		return err
+	}
+	r.step, r.stats = ck.Step, ck.Stats
+	return nil
+}
+
+func (r *run) saveCheckpoint() error {
+	return writeCheckpoint(filepath.Join(r.dir, CheckpointFile), &checkpoint{
+		Fingerprint: r.cfg.fingerprint(),
+		Step:        r.step,
+		Stats:       r.stats,
+		Sections:    r.sections(),
+	})
+}
+
+// run trains to the end, evaluating and logging after every epoch.
+func (r *run) run(ctx context.Context, progress Progress) (*Result, error) {
+	n, bs := r.train.Len(), r.cfg.BatchSize
+	for r.step < r.total {
+		epoch := r.step / r.perEpoch // from 0
+		perm := permutation(r.cfg.Seed, epoch, n)
+		startSeen, startSeconds := r.stats.Seen, r.stats.EpochSeconds
+		for s := r.step % r.perEpoch; s < r.perEpoch; s++ {
+			if err := ctx.Err(); err != nil {
+				if serr := r.saveCheckpoint(); serr != nil {
+					return nil, fmt.Errorf("interrupted, and saving the checkpoint failed: %w", serr)
+				}
+				return nil, err
+			}
+			t0 := time.Now()
+			r.train.Gather(perm[s*bs:min((s+1)*bs, n)], &r.batch)
+			lr := r.sched.LR(r.step)
+			loss, correct := r.trainStep(lr)
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				return nil, fmt.Errorf("training diverged: loss is %v at step %d (epoch %d, batch %d of %d, learning rate %.4g); lower lr or check the data",
+					loss, r.step+1, epoch+1, s+1, r.perEpoch, lr)
+			}
+			r.step++
+			dt := time.Since(t0).Seconds()
+			r.stats.LossSum += loss * float64(len(r.batch.Labels))
+			r.stats.Correct += int64(correct)
+			r.stats.Seen += int64(len(r.batch.Labels))
+			r.stats.EpochSeconds += dt
+			r.stats.TotalSeconds += dt
+			progress.Step(StepInfo{
+				Epoch: epoch + 1, Epochs: r.cfg.Epochs, Step: r.step, TotalSteps: r.total,
+				EpochStep: s + 1, PerEpoch: r.perEpoch,
+				Loss:     r.stats.LossSum / float64(r.stats.Seen),
+				Accuracy: float64(r.stats.Correct) / float64(r.stats.Seen),
+				LR:       lr, ExamplesPerSec: float64(r.stats.Seen-startSeen) / (r.stats.EpochSeconds - startSeconds),
+				Elapsed: time.Duration(r.stats.TotalSeconds * float64(time.Second)),
+			})
+			if r.cfg.CheckpointEvery > 0 && r.step%r.cfg.CheckpointEvery == 0 && s+1 < r.perEpoch {
+				if err := r.saveCheckpoint(); err != nil {
+					return nil, err
+				}
+			}
+		}
+		m := EpochMetrics{
+			Epoch: epoch + 1, Step: r.step,
+			TrainLoss:      r.stats.LossSum / float64(r.stats.Seen),
+			TrainAccuracy:  float64(r.stats.Correct) / float64(r.stats.Seen),
+			LR:             r.sched.LR(r.step - 1),
+			Seconds:        r.stats.EpochSeconds,
+			ExamplesPerSec: float64(r.stats.Seen) / r.stats.EpochSeconds,
+		}
+		m.TestAccuracy, m.TestLoss = r.evaluate()
+		// The line goes out before the epoch-end checkpoint: after a crash
+		// in between, the epoch is redone and its line not repeated.
+		if err := r.logEpoch(m); err != nil {
+			return nil, err
+		}
+		progress.Epoch(m)
+		r.stats = epochStats{TotalSeconds: r.stats.TotalSeconds}
+		if err := r.saveCheckpoint(); err != nil {
+			return nil, err
+		}
+	}
+	return r.finish()
+}
+
+// trainStep runs one forward/backward/update on r.batch and returns the
+// batch's mean loss and number of correct predictions.
+func (r *run) trainStep(lr float64) (loss float64, correct int) {
+	r.model.SetSeed(stepSeed(r.cfg.Seed, r.step))
+	z := r.model.Forward(r.batch.X, true)
+	r.dz = tensor.Ensure(r.dz, z.Shape...)
+	loss = r.obj.Loss(z, r.batch.Labels, r.dz)
+	correct = countCorrect(z, r.batch.Labels)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return loss, correct
+	}
+	r.model.Backward(r.dz)
+	loss += objective.Regularize(r.obj, r.model)
+	r.opt.Step(lr)
+	if r.ema != nil {
+		r.ema.Update(r.step + 1)
+	}
+	return loss, correct
+}
+
+// evaluate returns the test accuracy and softmax cross-entropy in eval mode
+// (BatchNorm running statistics, no dropout), on the EMA weights if enabled.
+func (r *run) evaluate() (accuracy, loss float64) {
+	if r.ema != nil {
+		r.ema.SwapIn()
+		defer r.ema.SwapOut()
+	}
+	n, bs := r.test.Len(), r.cfg.EvalBatchSize
+	var lossSum float64
+	correct := 0
+	for lo := 0; lo < n; lo += bs {
+		hi := min(lo+bs, n)
+		r.test.Slice(lo, hi, &r.batch)
+		z := r.model.Forward(r.batch.X, false)
+		lossSum += objective.Softmax{}.Loss(z, r.batch.Labels, nil) * float64(hi-lo)
+		correct += countCorrect(z, r.batch.Labels)
+	}
+	return float64(correct) / float64(n), lossSum / float64(n)
+}
+
+// countCorrect counts the rows of z [N, K] whose first maximum is at the label.
+func countCorrect(z *tensor.Tensor, labels []int) int {
+	k := z.Shape[1]
+	c := 0
+	for i, y := range labels {
+		row := z.Data[i*k : (i+1)*k]
+		best := 0
+		for j, v := range row {
+			if v > row[best] {
+				best = j
+			}
+		}
+		if best == y {
+			c++
+		}
+	}
+	return c
+}
+
+// logEpoch appends m to metrics.jsonl unless its epoch is already there.
+func (r *run) logEpoch(m EpochMetrics) error {
+	for _, l := range r.logged {
+		if l.Epoch == m.Epoch {
+			return nil
+		}
+	}
+	line, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(r.dir, MetricsLogFile)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("syncing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if len(r.logged) == 0 {
+		if err := syncDir(r.dir); err != nil {
+			return err
+		}
+	}
+	r.logged = append(r.logged, m)
+	return nil
+}
+
+// readMetricsLog reads metrics.jsonl. A last line cut short by a crash is
+// dropped (the file is rewritten without it); a malformed line elsewhere is
+// an error naming the file and line.
+func readMetricsLog(path string) ([]EpochMetrics, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []EpochMetrics
+	good := bytes.LastIndexByte(b, '\n') + 1 // bytes after it were cut short
+	for i, line := range bytes.Split(b[:good], []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var m EpochMetrics
+		if err := json.Unmarshal(line, &m); err != nil {
+			return nil, fmt.Errorf("%s: line %d: %v", path, i+1, err)
+		}
+		out = append(out, m)
+	}
+	if good < len(b) {
+		if err := writeAtomic(path, func(w io.Writer) error { _, err := w.Write(b[:good]); return err }); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// finish evaluates if needed, writes metrics.json and returns the result.
+func (r *run) finish() (*Result, error) {
+	res := &Result{
+		Steps: r.step, Epochs: r.cfg.Epochs, NumParams: r.model.NumParams(),
+		ParamsSHA256: paramsSHA256(r.model), Resumed: r.resumed,
+	}
+	if k := len(r.logged); k > 0 && r.logged[k-1].Epoch == r.cfg.Epochs {
+		last := r.logged[k-1]
+		res.TestAccuracy, res.TestLoss = last.TestAccuracy, last.TestLoss
+		res.TrainLoss, res.TrainAccuracy = last.TrainLoss, last.TrainAccuracy
+	} else {
+		// Resumed from the final checkpoint with the last line missing.
+		res.TestAccuracy, res.TestLoss = r.evaluate()
+	}
+	res.Seconds = r.stats.TotalSeconds
+	if err := writeJSON(filepath.Join(r.dir, MetricsFile), res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// paramsSHA256 hashes all parameters and buffers in Model.Params order as
+// little-endian float32 bytes.
+func paramsSHA256(m *nn.Model) string {
+	h := sha256.New()
+	var buf []byte
+	for _, p := range m.Params() {
+		buf = buf[:0]
+		for _, v := range p.Value {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+		h.Write(buf)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// permutation is the order of the n training examples in an epoch: a
+// Fisher–Yates shuffle driven by a PCG generator seeded with (seed, epoch),
+// so a resumed run needs no generator state. The bounded draws are written
+// out (Lemire's method) rather than taken from math/rand/v2's Shuffle, whose
+// algorithm is not promised to stay the same across Go releases.
+func permutation(seed uint64, epoch, n int) []int {
+	rng := rand.NewPCG(seed, 0x9E3779B97F4A7C15^uint64(epoch))
+	p := make([]int, n)
+	for i := range p {
+		p[i] = i
+	}
+	for i := n - 1; i > 0; i-- {
+		j := int(bounded(rng, uint64(i+1)))
+		p[i], p[j] = p[j], p[i]
+	}
+	return p
+}
+
+// bounded draws uniformly from [0, n) (Lemire, "Fast random integer
+// generation in an interval", 2019).
+func bounded(rng *rand.PCG, n uint64) uint64 {
+	hi, lo := bits.Mul64(rng.Uint64(), n)
+	if lo < n {
+		thresh := -n % n
+		for lo < thresh {
+			hi, lo = bits.Mul64(rng.Uint64(), n)
+		}
+	}
+	return hi
+}
+
+// stepSeed is the seed of a step's random draws (dropout masks), a hash of
+// the run seed and the step (SplitMix64's finaliser).
+func stepSeed(seed uint64, step int) uint64 {
+	z := seed + uint64(step+1)*0x9E3779B97F4A7C15
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+	return z ^ (z >> 31)
+}
