@@ -349,3 +349,25 @@ func BenchmarkLoadMNIST(b *testing.B) {
 		}
 	}
 }
+
+// TestMNISTDirModuleCache checks the lookup through $GOMODCACHE with the
+// module path's case encoding, using a fake cache.
+func TestMNISTDirModuleCache(t *testing.T) {
+	cache := t.TempDir()
+	rel, _ := mnistModuleRel()
+	if !strings.HasPrefix(filepath.ToSlash(rel), "github.com/petar/!go!m!n!i!s!t@v") {
+		t.Fatalf("module folder %q", rel)
+	}
+	want := filepath.Join(cache, rel, "data")
+	if err := os.MkdirAll(want, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(want, MNIST.Train.Images), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(MNISTDirEnv, "")
+	t.Setenv("GOMODCACHE", cache)
+	if got, err := MNISTDir(); err != nil || got != want {
+		t.Errorf("MNISTDir() = %q, %v; want %q", got, err, want)
+	}
+}

@@ -310,7 +310,12 @@ func (l modelLayer) Params() []*Param                                 { return l
 // is on or off for nearly all of its values, few sit near the kink), β = +1
 // on the BatchNorms that feed a residual sum, small random biases. With
 // eval, the running statistics are first set to one batch's statistics
-// (momentum 0), so that evaluation-mode activations keep their scale.
+// (momentum 0) plus 0.1 on the variances. Evaluation-mode activations then
+// keep their scale, and no channel is divided by a near-zero deviation: tiny
+// batches give some channels of the last stages a variance near 0 (three
+// values at 1×1 resolution can nearly coincide), and a float32 network with
+// several 1/√(σ²+ε) ≈ 300 gains in a row is too ill-conditioned for finite
+// differences.
 func prepareForCheck(m *Model, x *tensor.Tensor, eval bool, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 5))
 	var bns []*BatchNorm
@@ -364,6 +369,9 @@ func prepareForCheck(m *Model, x *tensor.Tensor, eval bool, seed uint64) {
 		m.Forward(x, true)
 		for _, b := range bns {
 			b.Momentum = 0.9
+			for j := range b.RunningVar.Value {
+				b.RunningVar.Value[j] += 0.1
+			}
 		}
 	}
 }
@@ -398,10 +406,14 @@ func TestModelGradients(t *testing.T) {
 		{mustBuild(t, "mnist-cnn", []int{8, 8, 2}, 3, 1), 3, 6, true, nil},
 		{mustBuild(t, "resnet20", []int{8, 8, 3}, 3, 1), 3, 3, true, nil},
 		{mustBuild(t, "resnet20", []int{8, 8, 3}, 3, 1), 3, 3, false, nil},
-		{mustBuild(t, "resnet56", []int{4, 4, 3}, 3, 1), 4, 1, true, nil},
-		{mustBuild(t, "resnet18", []int{8, 8, 3}, 3, 1), 3, 2, true, someBlocks("stem", "stage1.block2", "stage2.block1", "stage4.block2", "head")},
-		{r18imagenet, 3, 2, true, someBlocks("stem", "stage1.block1", "head")},
-		{r50small, 3, 1, true, someBlocks("stem", "stage1.block1", "stage4.block3", "head")},
+		{mustBuild(t, "resnet56", []int{8, 8, 3}, 3, 1), 2, 1, true, nil},
+		// Training mode at a size where the last stage normalises ≥ 8
+		// values per channel; the wide ImageNet ResNets are checked in
+		// evaluation mode (see prepareForCheck), their BatchNorm training
+		// path being the one checked above and in the block tests.
+		{mustBuild(t, "resnet18", []int{8, 8, 3}, 3, 1), 3, 2, false, someBlocks("stem", "stage1.block2", "stage2.block1", "stage4.block2", "head")},
+		{r18imagenet, 3, 2, false, someBlocks("stem", "stage1.block1", "stage4.block1", "head")},
+		{r50small, 3, 1, false, someBlocks("stem", "stage1.block1", "stage2.block1", "stage4.block3", "head")},
 	}
 	for _, c := range cases {
 		x := randTensor(2, append([]int{c.batch}, c.m.InputShape...)...)

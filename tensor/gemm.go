@@ -60,6 +60,16 @@ const (
 	parallelFlopsPerThread = 1 << 20
 )
 
+// Direct-operand thresholds: op(A) is read in place when n (the number of
+// times each of its values is used) is at most directAMaxN; op(B), when not
+// transposed, when m and B's row stride are at most directBMaxM (wide rows
+// put the steps of a micro-panel in the same cache sets and it no longer
+// stays in L1).
+var (
+	directAMaxN = 128
+	directBMaxM = 256
+)
+
 // gemmJob is one Gemm call, split into chunks of C that threads run
 // independently. Chunks are row ranges (splitRows) or column ranges of C, in
 // whole MR (or NR) tiles so that tile boundaries match the serial run.
@@ -74,6 +84,12 @@ type gemmJob struct {
 	chunks    int
 	splitRows bool
 	tiles     int // tiles along the split dimension
+
+	// directA and directB read full tiles of op(A) and op(B) in place
+	// instead of packing them: worth it when an operand is large and each of
+	// its values is used by few tiles, so that packing would cost as much as
+	// the arithmetic. It changes where values are read, never the arithmetic.
+	directA, directB bool
 }
 
 var gemmJobs = sync.Pool{New: func() any { return new(gemmJob) }}
@@ -85,6 +101,8 @@ func (g *gemmJob) plan(threads int) {
 	tilesM := (g.m + g.kern.mr - 1) / g.kern.mr
 	tilesN := (g.n + g.kern.nr - 1) / g.kern.nr
 	g.chunks, g.splitRows, g.tiles = 1, true, tilesM
+	g.directA = g.n <= directAMaxN
+	g.directB = !g.transB && g.m <= directBMaxM && g.ldb <= directBMaxM
 	flops := GemmFlops(g.m, g.n, g.k)
 	if threads <= 1 || flops < parallelMinFlops {
 		return
@@ -122,45 +140,68 @@ func (g *gemmJob) RunChunk(lo, hi int) {
 // alone, so the order of summation does not depend on the split.
 func (g *gemmJob) serial(bufs *packBuffers, i0, i1, j0, j1 int) {
 	kern := g.kern
+	mr, nr := kern.mr, kern.nr
 	kBlocks := (g.k + kern.kc - 1) / kern.kc
 	kcStep := (g.k + kBlocks - 1) / kBlocks
 	for jc := j0; jc < j1; jc += kern.nc {
 		nc := min(kern.nc, j1-jc)
 		for pc := 0; pc < g.k; pc += kcStep {
 			kc := min(kcStep, g.k-pc)
-			packB(bufs.b, g.b, g.ldb, g.transB, pc, kc, jc, nc, kern.nr)
+			if !g.directB {
+				packB(bufs.b, g.b, g.ldb, g.transB, pc, kc, jc, nc, nr)
+			} else if full := nc / nr * nr; full < nc {
+				// Full panels are read in place; only the last one needs padding.
+				packB(bufs.b[full*kc:], g.b, g.ldb, g.transB, pc, kc, jc+full, nc-full, nr)
+			}
 			beta := g.beta
 			if pc > 0 {
 				beta = 1 // later k blocks add to what the first one stored
 			}
 			for ic := i0; ic < i1; ic += kern.mc {
 				mc := min(kern.mc, i1-ic)
-				packA(bufs.a, g.a, g.lda, g.transA, ic, mc, pc, kc, kern.mr)
-				g.macroKernel(bufs, ic, mc, jc, nc, kc, beta)
+				if !g.directA {
+					packA(bufs.a, g.a, g.lda, g.transA, ic, mc, pc, kc, mr)
+				} else if full := mc / mr * mr; full < mc {
+					packA(bufs.a[full*kc:], g.a, g.lda, g.transA, ic+full, mc-full, pc, kc, mr)
+				}
+				g.macroKernel(bufs, ic, mc, jc, nc, pc, kc, beta)
 			}
 		}
 	}
 }
 
-// macroKernel multiplies the packed mc×kc block of A by the packed kc×nc
-// panel of B into C[ic:ic+mc, jc:jc+nc]. The B micro-panel stays in L1 while
-// the A micro-panels stream past it.
-func (g *gemmJob) macroKernel(bufs *packBuffers, ic, mc, jc, nc, kc int, beta float32) {
+// macroKernel multiplies the mc×kc block of op(A) at (ic, pc) by the kc×nc
+// panel of op(B) at (pc, jc) into C[ic:ic+mc, jc:jc+nc]. Operands come from
+// the packing buffers or, for full tiles in direct mode, from A and B
+// themselves. The B micro-panel stays in L1 while the A micro-panels stream
+// past it.
+func (g *gemmJob) macroKernel(bufs *packBuffers, ic, mc, jc, nc, pc, kc int, beta float32) {
 	kern := g.kern
 	mr, nr, fn := kern.mr, kern.nr, kern.fn
 	for jr := 0; jr < nc; jr += nr {
 		nrCur := min(nr, nc-jr)
-		bp := &bufs.b[jr*kc]
+		bp, csB := &bufs.b[jr*kc], nr
+		if g.directB && nrCur == nr {
+			bp, csB = &g.b[pc*g.ldb+jc+jr], g.ldb
+		}
 		for ir := 0; ir < mc; ir += mr {
 			mrCur := min(mr, mc-ir)
-			ap := &bufs.a[ir*kc]
+			ap, rsA, csA := &bufs.a[ir*kc], 1, mr
+			if g.directA && mrCur == mr {
+				if g.transA {
+					ap, rsA, csA = &g.a[pc*g.lda+ic+ir], 1, g.lda
+				} else {
+					ap, rsA, csA = &g.a[(ic+ir)*g.lda+pc], g.lda, 1
+				}
+			}
 			ci := (ic+ir)*g.ldc + jc + jr
 			if mrCur == mr && nrCur == nr {
-				// checkGemmArgs guaranteed the whole tile lies inside c.
-				fn(kc, ap, bp, &g.c[ci], g.ldc, g.alpha, beta)
+				// checkGemmArgs guaranteed that the whole tile lies inside c,
+				// and in direct mode that its rows of A and columns of B do.
+				fn(kc, ap, rsA, csA, bp, csB, &g.c[ci], g.ldc, g.alpha, beta)
 				continue
 			}
-			fn(kc, ap, bp, &bufs.tile[0], nr, 1, 0)
+			fn(kc, ap, rsA, csA, bp, csB, &bufs.tile[0], nr, 1, 0)
 			storeEdgeTile(bufs.tile, nr, g.c[ci:], g.ldc, mrCur, nrCur, g.alpha, beta)
 		}
 	}

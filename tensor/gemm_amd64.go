@@ -9,12 +9,12 @@ import "golang.org/x/sys/cpu"
 // gemmKernel6x16AVX2 is implemented in gemm_kernels_amd64.s; see microKernelFunc.
 //
 //go:noescape
-func gemmKernel6x16AVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func gemmKernel6x16AVX2(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32)
 
 // gemmKernel12x32AVX512 is implemented in gemm_kernels_amd64.s; see microKernelFunc.
 //
 //go:noescape
-func gemmKernel12x32AVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func gemmKernel12x32AVX512(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32)
 
 // archKernels returns the assembly kernels, slowest first. Block sizes: the
 // B micro-panel (KC×NR) stays in L1 while the A block (MC×KC) streams from

@@ -79,7 +79,7 @@ func BenchmarkGemmMicroKernel(b *testing.B) {
 	c := alignedFloats(kern.mr * kern.nr)
 	b.Run(kern.name, func(b *testing.B) {
 		for range b.N {
-			kern.fn(kc, &a[0], &bp[0], &c[0], kern.nr, 1, 1)
+			kern.fn(kc, &a[0], 1, kern.mr, &bp[0], kern.nr, &c[0], kern.nr, 1, 1)
 		}
 		b.ReportMetric(GemmFlops(kern.mr, kern.nr, kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	})

@@ -8,13 +8,15 @@ import (
 	"unsafe"
 )
 
-// microKernelFunc computes an MR×NR tile of C from packed micro-panels:
-// C = alpha·(A·B) + beta·C, where A holds kc steps of MR values, B kc steps of
-// NR values, and c points at the tile's top-left element with row stride ldc.
-// beta == 0 means C is not read. Each element's products are summed in k
-// order, and alpha·AB and beta·C are rounded separately before the addition
-// (see storeEdgeTile, which must produce the same values).
-type microKernelFunc func(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+// microKernelFunc computes an MR×NR tile of C = alpha·(A·B) + beta·C over kc
+// steps, where A[i, p] is at a + i·rsA + p·csA and step p of B (NR
+// contiguous values) at b + p·csB (strides in elements). Packed micro-panels
+// are rsA = 1, csA = MR, csB = NR; other strides read operands in place. c
+// points at the tile's top-left element, with row stride ldc; beta == 0 means
+// C is not read. Each element's products are summed in k order, and alpha·AB
+// and beta·C are rounded separately before the addition (storeEdgeTile must
+// produce the same values).
+type microKernelFunc func(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32)
 
 // microKernel is a micro-kernel with the cache blocking that suits it.
 type microKernel struct {
@@ -90,31 +92,30 @@ var genericKernel = &microKernel{
 	supported: true, fn: gemmKernel4x4Go,
 }
 
-func gemmKernel4x4Go(kc int, a, b, c *float32, ldc int, alpha, beta float32) {
-	const mr, nr = 4, 4
-	pa := unsafe.Slice(a, kc*mr)
-	pb := unsafe.Slice(b, kc*nr)
+func gemmKernel4x4Go(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32) {
+	const nr = 4
+	pa := unsafe.Slice(a, 3*rsA+(kc-1)*csA+1)
+	pb := unsafe.Slice(b, (kc-1)*csB+nr)
 	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
 	for p := 0; p < kc; p++ {
-		av := pa[p*mr : p*mr+mr : p*mr+mr]
-		bv := pb[p*nr : p*nr+nr : p*nr+nr]
+		bv := pb[p*csB : p*csB+nr : p*csB+nr]
 		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
-		a0 := av[0]
+		a0 := pa[p*csA]
 		c00 += a0 * b0
 		c01 += a0 * b1
 		c02 += a0 * b2
 		c03 += a0 * b3
-		a1 := av[1]
+		a1 := pa[p*csA+rsA]
 		c10 += a1 * b0
 		c11 += a1 * b1
 		c12 += a1 * b2
 		c13 += a1 * b3
-		a2 := av[2]
+		a2 := pa[p*csA+2*rsA]
 		c20 += a2 * b0
 		c21 += a2 * b1
 		c22 += a2 * b2
 		c23 += a2 * b3
-		a3 := av[3]
+		a3 := pa[p*csA+3*rsA]
 		c30 += a3 * b0
 		c31 += a3 * b1
 		c32 += a3 * b2

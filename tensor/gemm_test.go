@@ -12,26 +12,38 @@ import (
 )
 
 // forEachKernel runs f as a subtest once per micro-kernel built into the
-// binary, skipping (with the reason) those this CPU cannot run, and restores
-// the selected kernel afterwards.
+// binary and per operand mode (everything packed; everything read in place
+// where possible), skipping (with the reason) kernels this CPU cannot run. It
+// restores the selected kernel and the thresholds afterwards.
 func forEachKernel(t *testing.T, f func(t *testing.T, kern *microKernel)) {
 	t.Helper()
-	saved := Kernel()
+	saved, savedA, savedB := Kernel(), directAMaxN, directBMaxM
 	defer func() {
+		directAMaxN, directBMaxM = savedA, savedB
 		if err := SetKernel(saved); err != nil {
 			t.Fatal(err)
 		}
 	}()
+	modes := []struct {
+		name       string
+		maxN, maxM int
+	}{
+		{"packed", -1, -1},
+		{"direct", math.MaxInt, math.MaxInt},
+	}
 	for _, kern := range kernels {
-		t.Run(kern.name, func(t *testing.T) {
-			if !kern.supported {
-				t.Skipf("this CPU cannot run the %s kernel (e.g. no AVX-512F); its tests run on CPUs that can", kern.name)
-			}
-			if err := SetKernel(kern.name); err != nil {
-				t.Fatal(err)
-			}
-			f(t, kern)
-		})
+		for _, mode := range modes {
+			t.Run(kern.name+"/"+mode.name, func(t *testing.T) {
+				if !kern.supported {
+					t.Skipf("this CPU cannot run the %s kernel (e.g. no AVX-512F); its tests run on CPUs that can", kern.name)
+				}
+				if err := SetKernel(kern.name); err != nil {
+					t.Fatal(err)
+				}
+				directAMaxN, directBMaxM = mode.maxN, mode.maxM
+				f(t, kern)
+			})
+		}
 	}
 }
 
@@ -223,56 +235,69 @@ func TestGemmBlockBoundaries(t *testing.T) {
 	})
 }
 
-// TestGemmMicroKernel calls each micro-kernel directly on random packed
-// panels, with a row stride wider than the tile, for beta 0 (C full of NaN),
-// 1 and another value.
+// TestGemmMicroKernel calls each micro-kernel directly, with A and B as
+// packed micro-panels and in place (A row- or column-strided, B with a step
+// stride wider than the tile), C with a row stride wider than the tile, for
+// beta 0 (C full of NaN), 1 and another value.
 func TestGemmMicroKernel(t *testing.T) {
 	forEachKernel(t, func(t *testing.T, kern *microKernel) {
 		rng := rand.New(rand.NewPCG(7, 8))
-		for _, kc := range []int{1, 2, 3, 4, 5, 7, 8, 9, 31, 64, 65} {
-			for _, beta := range []float32{0, 1, -0.75} {
-				alpha := float32(1.25)
-				a := make([]float32, kc*kern.mr)
-				b := make([]float32, kc*kern.nr)
-				for i := range a {
-					a[i] = float32(rng.NormFloat64())
-				}
-				for i := range b {
-					b[i] = float32(rng.NormFloat64())
-				}
-				ldc := kern.nr + 3
-				c := make([]float32, kern.mr*ldc)
-				for i := range c {
-					c[i] = float32(rng.NormFloat64())
-					if beta == 0 {
-						c[i] = float32(math.NaN())
+		mr, nr := kern.mr, kern.nr
+		layouts := []struct {
+			name          string
+			rsA, csA, csB func(kc int) int
+		}{
+			{"packed", func(int) int { return 1 }, func(int) int { return mr }, func(int) int { return nr }},
+			{"A rows", func(kc int) int { return kc + 3 }, func(int) int { return 1 }, func(int) int { return nr + 5 }},
+			{"A columns", func(int) int { return 1 }, func(int) int { return mr + 2 }, func(int) int { return 2*nr + 1 }},
+		}
+		for _, lay := range layouts {
+			for _, kc := range []int{1, 2, 3, 4, 5, 7, 8, 9, 31, 64, 65} {
+				for _, beta := range []float32{0, 1, -0.75} {
+					alpha := float32(1.25)
+					rsA, csA, csB := lay.rsA(kc), lay.csA(kc), lay.csB(kc)
+					a := make([]float32, (mr-1)*rsA+(kc-1)*csA+1)
+					b := make([]float32, (kc-1)*csB+nr)
+					for i := range a {
+						a[i] = float32(rng.NormFloat64())
 					}
-				}
-				old := append([]float32(nil), c...)
-				kern.fn(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
-				for i := 0; i < kern.mr; i++ {
-					for j := 0; j < ldc; j++ {
-						got := c[i*ldc+j]
-						if j >= kern.nr {
-							if math.Float32bits(got) != math.Float32bits(old[i*ldc+j]) {
-								t.Fatalf("kc=%d: wrote outside the tile at [%d,%d]", kc, i, j)
+					for i := range b {
+						b[i] = float32(rng.NormFloat64())
+					}
+					ldc := nr + 3
+					c := make([]float32, mr*ldc)
+					for i := range c {
+						c[i] = float32(rng.NormFloat64())
+						if beta == 0 {
+							c[i] = float32(math.NaN())
+						}
+					}
+					old := append([]float32(nil), c...)
+					kern.fn(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta)
+					for i := 0; i < mr; i++ {
+						for j := 0; j < ldc; j++ {
+							got := c[i*ldc+j]
+							if j >= nr {
+								if math.Float32bits(got) != math.Float32bits(old[i*ldc+j]) {
+									t.Fatalf("%s kc=%d: wrote outside the tile at [%d,%d]", lay.name, kc, i, j)
+								}
+								continue
 							}
-							continue
-						}
-						var ab, size float64
-						for p := 0; p < kc; p++ {
-							term := float64(a[p*kern.mr+i]) * float64(b[p*kern.nr+j])
-							ab += term
-							size += math.Abs(term)
-						}
-						want := float64(alpha) * ab
-						size *= float64(alpha)
-						if beta != 0 {
-							want += float64(beta) * float64(old[i*ldc+j])
-							size += math.Abs(float64(beta) * float64(old[i*ldc+j]))
-						}
-						if math.Abs(float64(got)-want) > 2*float64(kc+3)*1.2e-7*size+1e-30 {
-							t.Fatalf("kc=%d beta=%v: C[%d,%d] = %v, want %v", kc, beta, i, j, got, want)
+							var ab, size float64
+							for p := 0; p < kc; p++ {
+								term := float64(a[i*rsA+p*csA]) * float64(b[p*csB+j])
+								ab += term
+								size += math.Abs(term)
+							}
+							want := float64(alpha) * ab
+							size *= float64(alpha)
+							if beta != 0 {
+								want += float64(beta) * float64(old[i*ldc+j])
+								size += math.Abs(float64(beta) * float64(old[i*ldc+j]))
+							}
+							if math.Abs(float64(got)-want) > 2*float64(kc+3)*1.2e-7*size+1e-30 {
+								t.Fatalf("%s kc=%d beta=%v: C[%d,%d] = %v, want %v", lay.name, kc, beta, i, j, got, want)
+							}
 						}
 					}
 				}
@@ -491,6 +516,38 @@ func TestKernelEnvironment(t *testing.T) {
 		}
 		if !strings.Contains(stderr.String(), tc.warn) {
 			t.Errorf("LOSSLAB_GEMM_KERNEL=%s: stderr %q, want %q", tc.env, stderr.String(), tc.warn)
+		}
+	}
+}
+
+// TestGemmOperandModesAgree checks that reading operands in place and
+// packing them give bit-identical results: the mode changes where values
+// are read, never the arithmetic.
+func TestGemmOperandModesAgree(t *testing.T) {
+	saved, savedA, savedB := Kernel(), directAMaxN, directBMaxM
+	defer func() {
+		directAMaxN, directBMaxM = savedA, savedB
+		SetKernel(saved)
+	}()
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, name := range SupportedKernels() {
+		if err := SetKernel(name); err != nil {
+			t.Fatal(err)
+		}
+		for v := 0; v < 4; v++ {
+			g := newGemmCase(rng, v&1 != 0, v&2 != 0, 53, 41, 300, 0.5, 0.25, 3)
+			var results [][]float32
+			for _, limit := range []int{-1, math.MaxInt} {
+				directAMaxN, directBMaxM = limit, limit
+				c := append([]float32(nil), g.c.data...)
+				g.run(c)
+				results = append(results, c)
+			}
+			for i := range results[0] {
+				if math.Float32bits(results[0][i]) != math.Float32bits(results[1][i]) {
+					t.Fatalf("%s %s: C[%d] packed %v, in place %v", name, g, i, results[0][i], results[1][i])
+				}
+			}
 		}
 	}
 }

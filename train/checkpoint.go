@@ -112,15 +112,15 @@ func readCheckpoint(path string) (*checkpoint, error) {
 	if len(b) < len(checkpointMagic)+4 || string(b[:len(checkpointMagic)]) != checkpointMagic {
 		return nil, fail("missing the %q header", checkpointMagic)
 	}
-	if v := binary.LittleEndian.Uint32(b[len(checkpointMagic):]); v != checkpointVersion {
-		return nil, fmt.Errorf("%s: checkpoint format version %d; this losslab reads version %d", path, v, checkpointVersion)
-	}
 	if len(b) < len(checkpointMagic)+4+checksumSize {
 		return nil, fail("%d bytes", len(b))
 	}
 	body, sum := b[:len(b)-checksumSize], b[len(b)-checksumSize:]
 	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
 		return nil, fail("sha256 checksum mismatch")
+	}
+	if v := binary.LittleEndian.Uint32(b[len(checkpointMagic):]); v != checkpointVersion {
+		return nil, fmt.Errorf("%s: checkpoint format version %d; this losslab reads version %d", path, v, checkpointVersion)
 	}
 	r := &reader{b: body[len(checkpointMagic)+4:]}
 	ck := &checkpoint{}
@@ -223,6 +223,11 @@ func writeAtomic(path string, write func(w io.Writer) error) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
+	// CreateTemp makes the file private (0600); results are meant to be
+	// read by others, like files made by os.WriteFile.
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
 	bw := bufio.NewWriterSize(f, 1<<20)
 	if err = write(bw); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)

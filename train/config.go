@@ -12,6 +12,7 @@
 package train
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -227,8 +228,11 @@ func (c Config) identity() map[string]any {
 	if err != nil {
 		panic(err) // Config holds only JSON-encodable fields
 	}
+	// Numbers stay as their JSON text, so that large seeds compare exactly.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
 	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
+	if err := dec.Decode(&m); err != nil {
 		panic(err)
 	}
 	for _, k := range resultNeutral {

@@ -303,7 +303,7 @@ func (r *run) run(ctx context.Context, progress Progress) (*Result, error) {
 				EpochStep: s + 1, PerEpoch: r.perEpoch,
 				Loss:     r.stats.LossSum / float64(r.stats.Seen),
 				Accuracy: float64(r.stats.Correct) / float64(r.stats.Seen),
-				LR:       lr, ExamplesPerSec: float64(r.stats.Seen-startSeen) / (r.stats.EpochSeconds - startSeconds),
+				LR:       lr, ExamplesPerSec: rate(r.stats.Seen-startSeen, r.stats.EpochSeconds-startSeconds),
 				Elapsed: time.Duration(r.stats.TotalSeconds * float64(time.Second)),
 			})
 			if r.cfg.CheckpointEvery > 0 && r.step%r.cfg.CheckpointEvery == 0 && s+1 < r.perEpoch {
@@ -318,9 +318,12 @@ func (r *run) run(ctx context.Context, progress Progress) (*Result, error) {
 			TrainAccuracy:  float64(r.stats.Correct) / float64(r.stats.Seen),
 			LR:             r.sched.LR(r.step - 1),
 			Seconds:        r.stats.EpochSeconds,
-			ExamplesPerSec: float64(r.stats.Seen) / r.stats.EpochSeconds,
+			ExamplesPerSec: rate(r.stats.Seen, r.stats.EpochSeconds),
 		}
 		m.TestAccuracy, m.TestLoss = r.evaluate()
+		if math.IsNaN(m.TestLoss) || math.IsInf(m.TestLoss, 0) {
+			return nil, fmt.Errorf("evaluation after epoch %d (step %d) gave a test loss of %v: the weights diverged", epoch+1, r.step, m.TestLoss)
+		}
 		// The line goes out before the epoch-end checkpoint: after a crash
 		// in between, the epoch is redone and its line not repeated.
 		if err := r.logEpoch(m); err != nil {
@@ -535,4 +538,12 @@ func stepSeed(seed uint64, step int) uint64 {
 	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
 	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
 	return z ^ (z >> 31)
+}
+
+// rate is n per seconds, 0 when no time was measured.
+func rate(n int64, seconds float64) float64 {
+	if seconds <= 0 {
+		return 0
+	}
+	return float64(n) / seconds
 }

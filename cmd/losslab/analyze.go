@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 
 	"github.com/losslab/losslab/npy"
 	"github.com/losslab/losslab/objective"
@@ -32,36 +34,63 @@ func (o *analyzeLossOptions) AddFlags(fs *flag.FlagSet) {
 func init() {
 	register(&command{
 		name:    "analyze",
-		summary: "Analyse exported arrays (.npy): 'analyze loss' scores logits under an objective.",
-		usage:   "loss --objective NAME --logits L.npy --labels y.npy [--set k=v] [--json]",
-		addFlags: func(fs *flag.FlagSet) func(context.Context, []string) error {
-			return func(ctx context.Context, args []string) error { return runAnalyze(ctx, args, os.Stdout) }
+		summary: "Analyse exported arrays (.npy): loss, and the analyses listed by 'analyze' alone.",
+		usage:   "KIND [flags] (e.g. loss --objective NAME --logits L.npy --labels y.npy --json)",
+		addFlags: func(fs *flag.FlagSet) runFunc {
+			return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+				return runAnalyze(ctx, args, stdout)
+			}
 		},
 	})
 }
 
+// analyzeKinds maps each `losslab analyze KIND` to its runner; each kind's
+// file registers itself. A runner parses its own flags from args.
+var analyzeKinds = map[string]func(args []string, w io.Writer) error{}
+
 func runAnalyze(ctx context.Context, args []string, w io.Writer) error {
-	if len(args) == 0 {
-		return usageErrorf("analyze: want a kind: loss")
+	var kinds []string
+	for k := range analyzeKinds {
+		kinds = append(kinds, k)
 	}
-	switch args[0] {
-	case "loss":
+	sort.Strings(kinds)
+	if len(args) == 0 {
+		return usageErrorf("analyze: want a kind: %s", strings.Join(kinds, ", "))
+	}
+	run, ok := analyzeKinds[args[0]]
+	if !ok {
+		return usageErrorf("analyze: unknown kind %q; valid: %s", args[0], strings.Join(kinds, ", "))
+	}
+	return run(args[1:], w)
+}
+
+// parseAnalyzeFlags parses a kind's flags, refusing positional arguments.
+func parseAnalyzeFlags(kind string, fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(os.Stderr)
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return usageErrorf("analyze %s: %v", kind, err)
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("analyze %s: unexpected arguments %v", kind, fs.Args())
+	}
+	return nil
+}
+
+func init() {
+	analyzeKinds["loss"] = func(args []string, w io.Writer) error {
 		var o analyzeLossOptions
 		fs := flag.NewFlagSet("losslab analyze loss", flag.ContinueOnError)
-		fs.SetOutput(os.Stderr)
 		o.AddFlags(fs)
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := parseAnalyzeFlags("loss", fs, args); err != nil {
 			if err == flag.ErrHelp {
 				return nil
 			}
-			return usageErrorf("analyze loss: %v", err)
-		}
-		if fs.NArg() > 0 {
-			return usageErrorf("analyze loss: unexpected arguments %v", fs.Args())
+			return err
 		}
 		return runAnalyzeLoss(&o, w)
-	default:
-		return usageErrorf("analyze: unknown kind %q; valid: loss", args[0])
 	}
 }
 

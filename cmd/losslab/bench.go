@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"sort"
 	"time"
 
@@ -41,10 +40,12 @@ func init() {
 		name:    "bench",
 		summary: "Measure the engine: 'bench gemm' (GFLOP/s) or 'bench train' (training examples/s).",
 		usage:   "gemm|train [flags]",
-		addFlags: func(fs *flag.FlagSet) func(context.Context, []string) error {
+		addFlags: func(fs *flag.FlagSet) runFunc {
 			var o benchOptions
 			o.AddFlags(fs)
-			return func(ctx context.Context, args []string) error { return runBench(ctx, &o, args, os.Stdout) }
+			return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+				return runBench(ctx, &o, args, stdout)
+			}
 		},
 	})
 }

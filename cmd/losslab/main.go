@@ -20,8 +20,11 @@ type command struct {
 	name     string
 	summary  string
 	usage    string // argument synopsis after the command name
-	addFlags func(fs *flag.FlagSet) func(ctx context.Context, args []string) error
+	addFlags func(fs *flag.FlagSet) runFunc
 }
+
+// runFunc runs a subcommand on its positional arguments.
+type runFunc func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 var commands = map[string]*command{}
 
@@ -62,10 +65,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return usageErrorf("%s: %v", c.name, err)
 	}
-	return runFn(ctx, fs.Args())
+	return runFn(ctx, fs.Args(), stdout, stderr)
 }
 
-func newFlagSet(c *command, stderr io.Writer) (*flag.FlagSet, func(context.Context, []string) error) {
+func newFlagSet(c *command, stderr io.Writer) (*flag.FlagSet, runFunc) {
 	fs := flag.NewFlagSet("losslab "+c.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	runFn := c.addFlags(fs)

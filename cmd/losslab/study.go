@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/losslab/losslab/study"
@@ -27,10 +26,12 @@ func init() {
 		name:    "study",
 		summary: "Run a whole study (the built-in default: nine objectives on MNIST) and write its report; re-run to resume.",
 		usage:   "[flags] | plan [flags]",
-		addFlags: func(fs *flag.FlagSet) func(context.Context, []string) error {
+		addFlags: func(fs *flag.FlagSet) runFunc {
 			var o studyOptions
 			o.AddFlags(fs)
-			return func(ctx context.Context, args []string) error { return runStudy(ctx, &o, args, os.Stdout, os.Stderr) }
+			return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+				return runStudy(ctx, &o, args, stdout, stderr)
+			}
 		},
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -89,10 +88,12 @@ func init() {
 		name:    "train",
 		summary: "Train one model under one objective; resumes an interrupted run in the same --out folder.",
 		usage:   "--out DIR [flags]",
-		addFlags: func(fs *flag.FlagSet) func(context.Context, []string) error {
+		addFlags: func(fs *flag.FlagSet) runFunc {
 			var o trainOptions
 			o.AddFlags(fs)
-			return func(ctx context.Context, args []string) error { return runTrain(ctx, &o, args, os.Stdout, os.Stderr) }
+			return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+				return runTrain(ctx, &o, args, stdout, stderr)
+			}
 		},
 	})
 }
@@ -117,7 +118,10 @@ func runTrain(ctx context.Context, o *trainOptions, args []string, stdout, stder
 		return err
 	}
 	if o.json {
-		return json.NewEncoder(stdout).Encode(res)
+		return json.NewEncoder(stdout).Encode(struct {
+			*train.Result
+			AlreadyDone bool `json:"already_done"`
+		}{res, res.AlreadyDone})
 	}
 	state := "trained"
 	switch {
