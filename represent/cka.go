@@ -6,9 +6,9 @@
 // A representation is a plain matrix [examples, features] (float32,
 // row-major), the same examples in the same order for every representation
 // compared, so features exported from any framework work the same. Spatial
-// feature maps must be flattened ([N, H·W·C]) or pooled by the caller
-// before they get here; losslab's own study flattens them (see the study
-// package).
+// feature maps [N, H, W, C] must be flattened to [N, H·W·C] or pooled to
+// [N, C] by the caller before they get here — the two give different CKA
+// values, so reports must say which was used.
 //
 // Numerics: columns are centred with means computed in float64; the large
 // products use tensor.Gemm (float32) over blocks of at most 1024 rows or

@@ -48,7 +48,7 @@ func NewMinibatchCKA(layersA, layersB int) (*MinibatchCKA, error) {
 	}, nil
 }
 
-// Batches is the number of batches added so far; Examples their total rows.
+// Batches is the number of batches added so far.
 func (m *MinibatchCKA) Batches() int { return m.batches }
 
 // Examples is the number of examples (rows) added so far.

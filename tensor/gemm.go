@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -31,20 +32,14 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		return
 	}
 	job := gemmJobs.Get().(*gemmJob)
-	*job = gemmJob{
-		kern:   activeKernel.Load(),
-		transA: transA, transB: transB,
-		m: m, n: n, k: k,
-		alpha: alpha, beta: beta,
-		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-	}
+	job.kern = activeKernel.Load()
+	job.transA, job.transB = transA, transB
+	job.m, job.n, job.k = m, n, k
+	job.alpha, job.beta = alpha, beta
+	job.a, job.lda, job.b, job.ldb, job.c, job.ldc = a, lda, b, ldb, c, ldc
 	job.plan(Threads())
-	if job.chunks == 1 {
-		job.RunChunk(0, 1)
-	} else {
-		ParallelRun(job.chunks, job)
-	}
-	*job = gemmJob{} // drop references to the caller's slices
+	job.run()
+	job.release()
 	gemmJobs.Put(job)
 }
 
@@ -70,9 +65,19 @@ var (
 	directBMaxM = 256
 )
 
-// gemmJob is one Gemm call, split into chunks of C that threads run
-// independently. Chunks are row ranges (splitRows) or column ranges of C, in
-// whole MR (or NR) tiles so that tile boundaries match the serial run.
+// sharedBMaxFloats bounds the buffer that holds all of op(B) packed once for
+// every row chunk (32 MiB); larger products pack B per chunk.
+const sharedBMaxFloats = 8 << 20
+
+// chunksPerWorker: row chunks per thread when chunks cost no extra packing,
+// so that a thread that the OS delays leaves its chunks to the others.
+const chunksPerWorker = 4
+
+// gemmJob is one Gemm call. Threads claim tasks from it in order: first the
+// packing of op(B) into sharedB (when used), then chunks of C, which are row
+// ranges (splitRows) or column ranges in whole MR (or NR) tiles, so that
+// tile boundaries and the arithmetic are those of a serial run whichever
+// thread computes which chunk.
 type gemmJob struct {
 	kern           *microKernel
 	transA, transB bool
@@ -81,6 +86,8 @@ type gemmJob struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 
+	kcStep    int // depth of the k blocks (all but the last)
+	workers   int // goroutines claiming tasks
 	chunks    int
 	splitRows bool
 	tiles     int // tiles along the split dimension
@@ -90,64 +97,155 @@ type gemmJob struct {
 	// its values is used by few tiles, so that packing would cost as much as
 	// the arithmetic. It changes where values are read, never the arithmetic.
 	directA, directB bool
+
+	// sharedB holds all of op(B) packed, block (pc) by block: the block at
+	// depth pc starts at pc·nPad and holds its NR-wide panels one after the
+	// other. nil when each chunk packs its own panels.
+	sharedB    *packedB
+	nPad       int
+	packGroups int // packing tasks per k block
+
+	packing bool         // the phase: packing B, or computing C
+	tasks   int          // tasks in the phase
+	next    atomic.Int64 // next task to claim
 }
 
 var gemmJobs = sync.Pool{New: func() any { return new(gemmJob) }}
 
-// plan chooses the number of chunks and the dimension to split. Splitting
-// rows makes every chunk pack all of op(B) and splitting columns all of
-// op(A), so the dimension whose other operand is smaller is split.
+// plan chooses how the product is cut. Splitting rows makes every chunk
+// need all of op(B) (packed once and shared when it fits sharedBMaxFloats)
+// and splitting columns all of op(A), so the dimension whose other operand is
+// smaller is split.
 func (g *gemmJob) plan(threads int) {
-	tilesM := (g.m + g.kern.mr - 1) / g.kern.mr
-	tilesN := (g.n + g.kern.nr - 1) / g.kern.nr
-	g.chunks, g.splitRows, g.tiles = 1, true, tilesM
+	kern := g.kern
+	kBlocks := (g.k + kern.kc - 1) / kern.kc
+	g.kcStep = (g.k + kBlocks - 1) / kBlocks
+	tilesM := (g.m + kern.mr - 1) / kern.mr
+	tilesN := (g.n + kern.nr - 1) / kern.nr
+	g.workers, g.chunks, g.splitRows, g.tiles = 1, 1, true, tilesM
 	g.directA = g.n <= directAMaxN
 	g.directB = !g.transB && g.m <= directBMaxM && g.ldb <= directBMaxM
 	flops := GemmFlops(g.m, g.n, g.k)
 	if threads <= 1 || flops < parallelMinFlops {
 		return
 	}
-	t := min(threads, int(flops/parallelFlopsPerThread))
+	w := min(threads, int(flops/parallelFlopsPerThread))
 	rows := g.m >= g.n
-	if rows && tilesM < t && tilesN > tilesM {
+	if rows && tilesM < w && tilesN > tilesM {
 		rows = false
-	} else if !rows && tilesN < t && tilesM > tilesN {
+	} else if !rows && tilesN < w && tilesM > tilesN {
 		rows = true
 	}
-	tiles := tilesN
-	if rows {
-		tiles = tilesM
+	if !rows {
+		g.workers, g.chunks, g.splitRows, g.tiles = min(w, tilesN), min(w, tilesN), false, tilesN
+		return
 	}
-	g.chunks, g.splitRows, g.tiles = max(1, min(t, tiles)), rows, tiles
+	g.nPad = tilesN * kern.nr
+	if !g.directB && g.k*g.nPad <= sharedBMaxFloats {
+		g.sharedB = getPackedB(g.k * g.nPad)
+		g.packGroups = min(tilesN, chunksPerWorker*w)
+	}
+	chunks := w
+	if g.sharedB != nil || g.directB {
+		chunks *= chunksPerWorker
+	}
+	g.workers, g.chunks = min(w, tilesM), min(chunks, tilesM)
 }
 
-// RunChunk computes the chunks lo..hi-1 of C (ChunkRunner).
-func (g *gemmJob) RunChunk(lo, hi int) {
-	bufs := getPackBuffers(g.kern)
-	defer packBufferPool.Put(bufs)
-	for w := lo; w < hi; w++ {
-		t0, t1 := w*g.tiles/g.chunks, (w+1)*g.tiles/g.chunks
-		if g.splitRows {
-			g.serial(bufs, t0*g.kern.mr, min(t1*g.kern.mr, g.m), 0, g.n)
-		} else {
-			g.serial(bufs, 0, g.m, t0*g.kern.nr, min(t1*g.kern.nr, g.n))
+// run computes the product: serially, or by the job's workers claiming the
+// packing tasks and then the chunks.
+func (g *gemmJob) run() {
+	if g.workers == 1 {
+		bufs := getPackBuffers(g.kern)
+		g.computeChunk(bufs, 0)
+		packBufferPool.Put(bufs)
+		return
+	}
+	if g.sharedB != nil {
+		kBlocks := (g.k + g.kcStep - 1) / g.kcStep
+		g.packing, g.tasks = true, kBlocks*g.packGroups
+		g.next.Store(0)
+		ParallelRun(g.workers, g)
+	}
+	g.packing, g.tasks = false, g.chunks
+	g.next.Store(0)
+	ParallelRun(g.workers, g)
+}
+
+// release returns the shared buffer and drops references to the caller's
+// slices.
+func (g *gemmJob) release() {
+	if g.sharedB != nil {
+		packedBPool.Put(g.sharedB)
+	}
+	g.kern, g.a, g.b, g.c, g.sharedB = nil, nil, nil, nil, nil
+	g.nPad, g.packGroups = 0, 0
+}
+
+// RunChunk is one worker of the job (ChunkRunner): it claims tasks of the
+// current phase until none are left. Which worker runs a task does not
+// change the result.
+func (g *gemmJob) RunChunk(_, _ int) {
+	var bufs *packBuffers
+	for {
+		i := int(g.next.Add(1)) - 1
+		if i >= g.tasks {
+			break
 		}
+		if g.packing {
+			g.packSharedB(i)
+			continue
+		}
+		if bufs == nil {
+			bufs = getPackBuffers(g.kern)
+		}
+		g.computeChunk(bufs, i)
+	}
+	if bufs != nil {
+		packBufferPool.Put(bufs)
+	}
+}
+
+// packSharedB packs one group of NR-wide panels of one k block of op(B).
+func (g *gemmJob) packSharedB(task int) {
+	nr := g.kern.nr
+	pc := task / g.packGroups * g.kcStep
+	group := task % g.packGroups
+	kc := min(g.kcStep, g.k-pc)
+	panels := g.nPad / nr
+	p0, p1 := group*panels/g.packGroups, (group+1)*panels/g.packGroups
+	j0, j1 := p0*nr, min(p1*nr, g.n)
+	if j0 < j1 {
+		packB(g.sharedB.data[pc*g.nPad+j0*kc:], g.b, g.ldb, g.transB, pc, kc, j0, j1-j0, nr)
+	}
+}
+
+// computeChunk computes chunk w of C.
+func (g *gemmJob) computeChunk(bufs *packBuffers, w int) {
+	t0, t1 := w*g.tiles/g.chunks, (w+1)*g.tiles/g.chunks
+	if g.splitRows {
+		g.serial(bufs, t0*g.kern.mr, min(t1*g.kern.mr, g.m), 0, g.n)
+	} else {
+		g.serial(bufs, 0, g.m, t0*g.kern.nr, min(t1*g.kern.nr, g.n))
 	}
 }
 
 // serial computes rows [i0, i1) × columns [j0, j1) of C on this goroutine.
 // The k dimension is cut into equal blocks of at most KC that depend on k
-// alone, so the order of summation does not depend on the split.
+// alone (plan), so the order of summation does not depend on the split.
 func (g *gemmJob) serial(bufs *packBuffers, i0, i1, j0, j1 int) {
 	kern := g.kern
 	mr, nr := kern.mr, kern.nr
-	kBlocks := (g.k + kern.kc - 1) / kern.kc
-	kcStep := (g.k + kBlocks - 1) / kBlocks
+	kcStep := g.kcStep
 	for jc := j0; jc < j1; jc += kern.nc {
 		nc := min(kern.nc, j1-jc)
 		for pc := 0; pc < g.k; pc += kcStep {
 			kc := min(kcStep, g.k-pc)
-			if !g.directB {
+			bPanels := bufs.b
+			if g.sharedB != nil {
+				// Packed before the chunks started; jc is a multiple of NR.
+				bPanels = g.sharedB.data[pc*g.nPad+jc*kc:]
+			} else if !g.directB {
 				packB(bufs.b, g.b, g.ldb, g.transB, pc, kc, jc, nc, nr)
 			} else if full := nc / nr * nr; full < nc {
 				// Full panels are read in place; only the last one needs padding.
@@ -164,7 +262,7 @@ func (g *gemmJob) serial(bufs *packBuffers, i0, i1, j0, j1 int) {
 				} else if full := mc / mr * mr; full < mc {
 					packA(bufs.a[full*kc:], g.a, g.lda, g.transA, ic+full, mc-full, pc, kc, mr)
 				}
-				g.macroKernel(bufs, ic, mc, jc, nc, pc, kc, beta)
+				g.macroKernel(bufs, bPanels, ic, mc, jc, nc, pc, kc, beta)
 			}
 		}
 	}
@@ -175,12 +273,12 @@ func (g *gemmJob) serial(bufs *packBuffers, i0, i1, j0, j1 int) {
 // the packing buffers or, for full tiles in direct mode, from A and B
 // themselves. The B micro-panel stays in L1 while the A micro-panels stream
 // past it.
-func (g *gemmJob) macroKernel(bufs *packBuffers, ic, mc, jc, nc, pc, kc int, beta float32) {
+func (g *gemmJob) macroKernel(bufs *packBuffers, bPanels []float32, ic, mc, jc, nc, pc, kc int, beta float32) {
 	kern := g.kern
 	mr, nr, fn := kern.mr, kern.nr, kern.fn
 	for jr := 0; jr < nc; jr += nr {
 		nrCur := min(nr, nc-jr)
-		bp, csB := &bufs.b[jr*kc], nr
+		bp, csB := &bPanels[jr*kc], nr
 		if g.directB && nrCur == nr {
 			bp, csB = &g.b[pc*g.ldb+jc+jr], g.ldb
 		}
@@ -346,6 +444,23 @@ func copyFullPieces(dst []float32, stride int, src []float32, width int) int {
 		}
 	}
 	return n
+}
+
+// packedB is a reusable buffer for all of op(B), packed.
+type packedB struct{ data []float32 }
+
+var packedBPool sync.Pool
+
+func getPackedB(n int) *packedB {
+	p, _ := packedBPool.Get().(*packedB)
+	if p == nil {
+		p = new(packedB)
+	}
+	if cap(p.data) < n {
+		p.data = alignedFloats(n)
+	}
+	p.data = p.data[:n]
+	return p
 }
 
 // packBuffers are one thread's packing areas, reused across calls.

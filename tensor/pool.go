@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The worker pool: goroutines started once and kept for the whole process,
@@ -139,8 +140,43 @@ func startWorkers(n int) {
 	}
 }
 
+// workerSpin is how long an idle worker keeps polling the queue before it
+// sleeps. Waking a sleeping goroutine on another core takes from
+// microseconds to milliseconds on a busy machine, during which the caller
+// would run alone; back-to-back kernel calls (the training loop) find their
+// workers awake instead. The cost is at most this much CPU after each burst.
+const workerSpin = 200 * time.Microsecond
+
 func worker() {
-	for task := range taskQueue {
+	for {
+		select {
+		case task := <-taskQueue:
+			task.run()
+			continue
+		default:
+		}
+		if task, ok := pollQueue(workerSpin); ok {
+			task.run()
+			continue
+		}
+		task := <-taskQueue
 		task.run()
+	}
+}
+
+// pollQueue polls the queue for up to d, yielding to other goroutines
+// between polls.
+func pollQueue(d time.Duration) (poolTask, bool) {
+	deadline := time.Now().Add(d)
+	for i := 0; ; i++ {
+		select {
+		case task := <-taskQueue:
+			return task, true
+		default:
+		}
+		if i%32 == 31 && time.Now().After(deadline) {
+			return poolTask{}, false
+		}
+		runtime.Gosched()
 	}
 }

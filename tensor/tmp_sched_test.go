@@ -96,3 +96,17 @@ func TestTmpSchedChan(t *testing.T) {
 		fmt.Printf("unbuf-chan %v starts: %v %v\n", el, r.start[0].Sub(t0), r.start[1].Sub(t0))
 	}
 }
+
+func TestTmpSchedB2B(t *testing.T) {
+	if os.Getenv("TUNE") == "" {
+		t.Skip()
+	}
+	SetThreads(2)
+	r := &spinRunner{}
+	for rep := 0; rep < 10; rep++ {
+		t0 := time.Now()
+		ParallelRun(2, r)
+		el := time.Since(t0)
+		fmt.Printf("b2b %v starts: %v %v\n", el, r.start[0].Sub(t0), r.start[1].Sub(t0))
+	}
+}

@@ -22,12 +22,13 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/nn"
 	"github.com/losslab/losslab/objective"
 )
 
-// Config describes a training run. Every field except CheckpointEvery and
-// EvalBatchSize decides the trained weights bit for bit (Threads included:
+// Config describes a training run. Every field except CheckpointEvery,
+// EvalBatchSize and Preset decides the trained weights bit for bit (Threads included:
 // the kernels' reductions are split per thread), so a run folder only
 // resumes under a config equal in all other fields.
 type Config struct {
@@ -85,6 +86,30 @@ type Config struct {
 	// (0 = all); for quick runs and tests.
 	TrainLimit int `json:"train_limit"`
 	TestLimit  int `json:"test_limit"`
+
+	// Augment is the per-example training augmentation: "none" (or empty),
+	// or stages joined by "+" from data.AugmentStages, e.g. "crop-flip",
+	// "crop-flip+autoaugment-cifar10", "random-resized-crop+randaugment".
+	// Each example's draws are a function of (seed, epoch, example index).
+	Augment string `json:"augment,omitempty"`
+	// RandAugmentN and RandAugmentM are RandAugment's number of ops and
+	// magnitude bin in [0, 30] (torchvision's 31-bin scale); only with a
+	// randaugment stage. Resolved fills N = 0 → 2 and then, if M was also
+	// unset, M = 9 (torchvision's defaults).
+	RandAugmentN int `json:"randaugment_n,omitempty"`
+	RandAugmentM int `json:"randaugment_m,omitempty"`
+	// Mixup is mixup's α (λ ~ Beta(α, α) per batch); 0 turns it off.
+	Mixup float64 `json:"mixup,omitempty"`
+	// CutMix is CutMix's α; 0 turns it off. With both Mixup and CutMix set,
+	// each batch uses one of the two, chosen with probability 1/2 (as timm).
+	CutMix float64 `json:"cutmix,omitempty"`
+	// EvalCrop, if in (0, 1), evaluates on the central fraction of each test
+	// image resized back to full size (0.875 for the ImageNet recipe); 0 or 1
+	// evaluates whole images.
+	EvalCrop float64 `json:"eval_crop,omitempty"`
+	// Preset records the preset (Preset) the config started from; it is
+	// informational and does not affect the trained weights.
+	Preset string `json:"preset,omitempty"`
 }
 
 // DefaultConfig returns the recipe for a model on a dataset: batch 128, SGD
@@ -117,7 +142,8 @@ var Schedules = []string{"constant", "cosine", "step"}
 
 // Resolved returns c with defaults filled in: Threads 0 → the number of
 // usable cores, EvalBatchSize 0 → BatchSize, an empty Objective →
-// "softmax", and for the "step" schedule StepFactor 0 → 0.1 and no
+// "softmax", Augment "none" → "", RandAugment's N and M (see RandAugmentN),
+// and for the "step" schedule StepFactor 0 → 0.1 and no
 // StepEpochs → decays at 50% and 75% of the epochs.
 func (c Config) Resolved() Config {
 	if c.Threads == 0 {
@@ -128,6 +154,15 @@ func (c Config) Resolved() Config {
 	}
 	if c.Objective == "" {
 		c.Objective = "softmax"
+	}
+	if c.Augment == "none" {
+		c.Augment = ""
+	}
+	if data.HasStage(c.Augment, "randaugment") && c.RandAugmentN == 0 {
+		c.RandAugmentN = data.DefaultRandAugmentN
+		if c.RandAugmentM == 0 {
+			c.RandAugmentM = data.DefaultRandAugmentM
+		}
 	}
 	if c.Schedule == "step" {
 		if c.StepFactor == 0 {
@@ -197,6 +232,18 @@ func (c Config) Validate() error {
 		return bad("train_limit", c.TrainLimit, "≥ 0 (0 = all)")
 	case c.TestLimit < 0:
 		return bad("test_limit", c.TestLimit, "≥ 0 (0 = all)")
+	case !(c.Mixup >= 0) || !finite(c.Mixup):
+		return bad("mixup", c.Mixup, "a finite α ≥ 0 (0 = off)")
+	case !(c.CutMix >= 0) || !finite(c.CutMix):
+		return bad("cutmix", c.CutMix, "a finite α ≥ 0 (0 = off)")
+	case !(c.EvalCrop >= 0 && c.EvalCrop <= 1):
+		return bad("eval_crop", c.EvalCrop, "in [0, 1] (0 or 1 = whole images)")
+	}
+	if _, err := data.NewAugmentation(c.Augment, c.RandAugmentN, c.RandAugmentM); err != nil {
+		return fmt.Errorf("config: augment: %w", err)
+	}
+	if !data.HasStage(c.Augment, "randaugment") && (c.RandAugmentN != 0 || c.RandAugmentM != 0) {
+		return bad("randaugment_n/randaugment_m", fmt.Sprint(c.RandAugmentN, " ", c.RandAugmentM), "unset unless augment has a randaugment stage")
 	}
 	if c.Schedule == "step" {
 		if !(c.StepFactor > 0 && c.StepFactor < 1) {
@@ -219,7 +266,7 @@ func (c Config) Validate() error {
 // resultNeutral lists the fields that do not change the trained weights:
 // checkpoints restore bit-identically, and evaluation runs in eval mode
 // on a copy of nothing the training reads.
-var resultNeutral = []string{"checkpoint_every", "eval_batch_size"}
+var resultNeutral = []string{"checkpoint_every", "eval_batch_size", "preset"}
 
 // identity returns the config as a JSON object without the result-neutral
 // fields: two runs with equal identities train the same weights.

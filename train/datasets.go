@@ -16,6 +16,18 @@ var (
 	datasets   = map[string]DatasetLoader{"mnist": data.LoadMNIST}
 )
 
+// The data catalogue's datasets (fashion-mnist, kmnist, cifar10, …) are
+// registered under their names. They load from a system folder or the
+// download cache and never download: a missing one fails with an error
+// that says how to fetch it ('losslab data fetch NAME').
+func init() {
+	for _, name := range data.Names() {
+		if _, ok := datasets[name]; !ok {
+			datasets[name] = func() (*data.Dataset, *data.Dataset, error) { return data.Load(name) }
+		}
+	}
+}
+
 // RegisterDataset makes a dataset available to Config.Dataset under name.
 // Registering a name twice panics (a programmer error).
 func RegisterDataset(name string, load DatasetLoader) {
@@ -45,8 +57,12 @@ func loadDataset(name string) (train, test *data.Dataset, err error) {
 	datasetsMu.Lock()
 	load, ok := datasets[name]
 	datasetsMu.Unlock()
+	if !ok && data.IsPath(name) {
+		// A .npz file or an image folder with train/ and test/.
+		load, ok = func() (*data.Dataset, *data.Dataset, error) { return data.Load(name) }, true
+	}
 	if !ok {
-		return nil, nil, fmt.Errorf("train: unknown dataset %q", name)
+		return nil, nil, fmt.Errorf("train: unknown dataset %q; known: %v, or a path to a .npz file or an image folder with train/ and test/", name, DatasetNames())
 	}
 	if train, test, err = load(); err != nil {
 		return nil, nil, fmt.Errorf("dataset %s: %w", name, err)

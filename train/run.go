@@ -163,6 +163,11 @@ type run struct {
 	logged      []EpochMetrics // lines of metrics.jsonl
 	batch       data.Batch
 	dz          *tensor.Tensor
+	aug         *data.Augmentation
+	augKeys     []uint64
+	mix         data.Mix
+	mixed       bool // this step's batch was mixed (r.mix is valid)
+	dzPartner   *tensor.Tensor
 }
 
 func newRun(cfg Config, dir string) (*run, error) {
@@ -180,6 +185,21 @@ func newRun(cfg Config, dir string) (*run, error) {
 	}
 	if err = objective.ModifyHead(r.obj, r.model); err != nil {
 		return nil, err
+	}
+	if r.aug, err = data.NewAugmentation(cfg.Augment, cfg.RandAugmentN, cfg.RandAugmentM); err != nil {
+		return nil, err
+	}
+	if !r.aug.Empty() {
+		shape := r.train.ExampleShape()
+		if len(shape) != 3 {
+			return nil, fmt.Errorf("augment %q: dataset %s has examples of shape %v; want [H, W, C] images", cfg.Augment, cfg.Dataset, shape)
+		}
+		if err := r.train.Norm.Validate(shape[2]); err != nil {
+			return nil, fmt.Errorf("augment %q needs the dataset's normalisation to recover [0, 1] pixels: dataset %s: %w", cfg.Augment, cfg.Dataset, err)
+		}
+	}
+	if (cfg.Mixup > 0 || cfg.CutMix > 0 || (cfg.EvalCrop > 0 && cfg.EvalCrop < 1)) && len(r.train.ExampleShape()) != 3 {
+		return nil, fmt.Errorf("mixup/cutmix/eval_crop: dataset %s has examples of shape %v; want [H, W, C] images", cfg.Dataset, r.train.ExampleShape())
 	}
 	r.opt = optim.NewSGD(r.model.Params(), optim.SGDConfig{Momentum: cfg.Momentum, Nesterov: cfg.Nesterov, WeightDecay: cfg.WeightDecay})
 	if cfg.EMADecay > 0 {
@@ -284,7 +304,7 @@ func (r *run) run(ctx context.Context, progress Progress) (*Result, error) {
 				return nil, err
 			}
 			t0 := time.Now()
-			r.train.Gather(perm[s*bs:min((s+1)*bs, n)], &r.batch)
+			r.prepareBatch(perm[s*bs:min((s+1)*bs, n)], epoch)
 			lr := r.sched.LR(r.step)
 			loss, correct := r.trainStep(lr)
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
@@ -338,14 +358,78 @@ func (r *run) run(ctx context.Context, progress Progress) (*Result, error) {
 	return r.finish()
 }
 
+// prepareBatch gathers the examples at indices into r.batch, augments each
+// with the key of (seed, epoch, example index), and mixes the batch with
+// mixup or CutMix keyed by (seed, step). Nothing here keeps state between
+// steps, so a resumed run prepares the same batches.
+func (r *run) prepareBatch(indices []int, epoch int) {
+	r.train.Gather(indices, &r.batch)
+	if !r.aug.Empty() {
+		r.augKeys = r.augKeys[:0]
+		for _, j := range indices {
+			r.augKeys = append(r.augKeys, data.ExampleKey(r.cfg.Seed, epoch, j))
+		}
+		r.aug.Apply(&r.batch, r.train.Norm, r.augKeys)
+	}
+	r.mixed = false
+	mixup, cutmix := r.cfg.Mixup, r.cfg.CutMix
+	if mixup == 0 && cutmix == 0 {
+		return
+	}
+	key := data.MixKey(r.cfg.Seed, r.step)
+	if mixup > 0 && cutmix > 0 {
+		// One of the two per batch, each with probability 1/2 (timm's switch).
+		if stepSeed(key, 0)&1 == 0 {
+			cutmix = 0
+		} else {
+			mixup = 0
+		}
+	}
+	if mixup > 0 {
+		data.Mixup(&r.batch, mixup, key, &r.mix)
+	} else {
+		data.CutMix(&r.batch, cutmix, key, &r.mix)
+	}
+	r.mixed = true
+}
+
+// mixedLoss is the loss of a mixed batch, λ·L(z, labels) + (1 − λ)·L(z,
+// partner), with dz its gradient: every objective's loss is a mean of
+// per-example terms in which the label enters only its own example, so the
+// soft-label loss is this weighted sum of two hard-label losses and its
+// gradient the same weighting of theirs. scratch holds the second gradient.
+func mixedLoss(obj objective.Loss, z *tensor.Tensor, labels, partner []int, lambda float64, dz, scratch *tensor.Tensor) float64 {
+	own := obj.Loss(z, labels, dz)
+	if lambda == 1 {
+		return own
+	}
+	other := obj.Loss(z, partner, scratch)
+	l, o := float32(lambda), float32(1-lambda)
+	for i := range dz.Data {
+		dz.Data[i] = l*dz.Data[i] + o*scratch.Data[i]
+	}
+	return lambda*own + (1-lambda)*other
+}
+
 // trainStep runs one forward/backward/update on r.batch and returns the
-// batch's mean loss and number of correct predictions.
+// batch's mean loss and number of correct predictions (against each
+// example's dominant label when the batch is mixed).
 func (r *run) trainStep(lr float64) (loss float64, correct int) {
 	r.model.SetSeed(stepSeed(r.cfg.Seed, r.step))
 	z := r.model.Forward(r.batch.X, true)
 	r.dz = tensor.Ensure(r.dz, z.Shape...)
-	loss = r.obj.Loss(z, r.batch.Labels, r.dz)
-	correct = countCorrect(z, r.batch.Labels)
+	if r.mixed {
+		r.dzPartner = tensor.Ensure(r.dzPartner, z.Shape...)
+		loss = mixedLoss(r.obj, z, r.batch.Labels, r.mix.PartnerLabels, r.mix.Lambda, r.dz, r.dzPartner)
+		if r.mix.Lambda >= 0.5 {
+			correct = countCorrect(z, r.batch.Labels)
+		} else {
+			correct = countCorrect(z, r.mix.PartnerLabels)
+		}
+	} else {
+		loss = r.obj.Loss(z, r.batch.Labels, r.dz)
+		correct = countCorrect(z, r.batch.Labels)
+	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, correct
 	}
@@ -371,6 +455,9 @@ func (r *run) evaluate() (accuracy, loss float64) {
 	for lo := 0; lo < n; lo += bs {
 		hi := min(lo+bs, n)
 		r.test.Slice(lo, hi, &r.batch)
+		if c := r.cfg.EvalCrop; c > 0 && c < 1 {
+			data.CenterCrop(&r.batch, c)
+		}
 		z := r.model.Forward(r.batch.X, false)
 		lossSum += objective.Softmax{}.Loss(z, r.batch.Labels, nil) * float64(hi-lo)
 		correct += countCorrect(z, r.batch.Labels)

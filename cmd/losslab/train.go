@@ -6,20 +6,57 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/losslab/losslab/data"
+	"github.com/losslab/losslab/objective"
 	"github.com/losslab/losslab/train"
 )
 
 // trainOptions are the flags of `losslab train`.
 type trainOptions struct {
-	cfg     train.Config
+	fs      *flag.FlagSet
+	preset  string
+	cfg     train.Config // the flags' values; only those set explicitly apply
 	out     string
-	sets    setFlags
+	sets    setPairs
 	json    bool
 	noSteps bool
+}
+
+// trainFlagKeys maps each config flag to the config.json key it sets.
+var trainFlagKeys = map[string]string{
+	"dataset": "dataset", "model": "model", "objective": "objective", "epochs": "epochs",
+	"batch": "batch_size", "lr": "lr", "schedule": "schedule", "warmup-epochs": "warmup_epochs",
+	"momentum": "momentum", "nesterov": "nesterov", "weight-decay": "weight_decay", "ema": "ema_decay",
+	"seed": "seed", "threads": "threads", "checkpoint-every": "checkpoint_every",
+	"train-limit": "train_limit", "test-limit": "test_limit",
+	"augment": "augment", "mixup": "mixup", "cutmix": "cutmix",
+}
+
+// setPairs collects repeated `--set key=value` overrides in order, as text:
+// whether a key is a config field or an objective hyperparameter is decided
+// once the objective is known (resolveTrainConfig).
+type setPairs [][2]string
+
+func (s *setPairs) String() string {
+	var parts []string
+	for _, kv := range *s {
+		parts = append(parts, kv[0]+"="+kv[1])
+	}
+	return strings.Join(parts, ",")
+}
+
+func (s *setPairs) Set(kv string) error {
+	k, v, ok := strings.Cut(kv, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want key=value, got %q", kv)
+	}
+	*s = append(*s, [2]string{k, v})
+	return nil
 }
 
 // setFlags collects repeated `--set key=value` objective hyperparameters.
@@ -58,12 +95,24 @@ func (s *setFlags) Set(kv string) error {
 }
 
 func (o *trainOptions) AddFlags(fs *flag.FlagSet) {
-	d := train.DefaultConfig("mnist", "mnist-cnn")
+	o.fs = fs
+	d, err := train.Preset("mnist")
+	if err != nil {
+		panic(err)
+	}
 	c := &o.cfg
+	fs.StringVar(&o.preset, "preset", "mnist", "recipe to start from: "+strings.Join(train.PresetNames(), ", ")+
+		"; flags and --set override its fields (the defaults shown are the mnist preset's)")
 	fs.StringVar(&c.Dataset, "dataset", d.Dataset, "dataset: "+strings.Join(train.DatasetNames(), ", "))
 	fs.StringVar(&c.Model, "model", d.Model, "model name")
 	fs.StringVar(&c.Objective, "objective", d.Objective, "objective name, or a '+'-joined stack")
-	fs.Var(&o.sets, "set", "objective hyperparameter `key=value` (repeatable), e.g. --set alpha=0.2")
+	fs.Var(&o.sets, "set", "override `key=value` (repeatable), applied after the preset and the other flags: "+
+		"a key that is a config.json field ("+strings.Join(train.ConfigKeys(), ", ")+") sets the config, "+
+		"e.g. --set epochs=3 --set augment=crop-flip --set mixup=0.2; any other key is a hyperparameter of the objective, "+
+		"e.g. --set tau=0.05 (a number, or true/false); a key that is neither is an error listing both sets")
+	fs.StringVar(&c.Augment, "augment", d.Augment, "training augmentation: none, or stages joined by '+' from "+strings.Join(data.AugmentStages(), ", "))
+	fs.Float64Var(&c.Mixup, "mixup", d.Mixup, "mixup α (0 = off)")
+	fs.Float64Var(&c.CutMix, "cutmix", d.CutMix, "CutMix α (0 = off)")
 	fs.IntVar(&c.Epochs, "epochs", d.Epochs, "passes over the training set")
 	fs.IntVar(&c.BatchSize, "batch", d.BatchSize, "batch size")
 	fs.Float64Var(&c.LR, "lr", d.LR, "peak learning rate")
@@ -105,15 +154,12 @@ func runTrain(ctx context.Context, o *trainOptions, args []string, stdout, stder
 	if o.out == "" {
 		return usageErrorf("train: --out DIR is required")
 	}
-	cfg := o.cfg
-	if len(o.sets) > 0 {
-		cfg.ObjectiveParams = map[string]float64(o.sets)
-	}
-	cfg = cfg.Resolved()
-	if err := cfg.Validate(); err != nil {
+	cfg, err := resolveTrainConfig(o)
+	if err != nil {
 		return usageErrorf("train: %v", err)
 	}
-	res, err := train.Run(ctx, cfg, o.out, train.NewTerminalProgress(stderr))
+	var res *train.Result
+	res, err = train.Run(ctx, cfg, o.out, train.NewTerminalProgress(stderr))
 	if err != nil {
 		return err
 	}
@@ -133,4 +179,57 @@ func runTrain(ctx context.Context, o *trainOptions, args []string, stdout, stder
 	fmt.Fprintf(stdout, "%s: %s; test accuracy %.4f, test loss %.4f, params_sha256 %s\n",
 		o.out, state, res.TestAccuracy, res.TestLoss, res.ParamsSHA256)
 	return nil
+}
+
+// resolveTrainConfig builds the run's config: the preset, then every flag
+// set explicitly on the command line, then the --set pairs in order (config
+// keys to the config, other keys to the objective's hyperparameters); then
+// it fills defaults and validates.
+func resolveTrainConfig(o *trainOptions) (train.Config, error) {
+	cfg, err := train.Preset(o.preset)
+	if err != nil {
+		return cfg, fmt.Errorf("--preset: %v", err)
+	}
+	var flagErr error
+	o.fs.Visit(func(f *flag.Flag) {
+		if key, ok := trainFlagKeys[f.Name]; ok && flagErr == nil {
+			if err := cfg.SetField(key, f.Value.String()); err != nil {
+				flagErr = fmt.Errorf("--%s: %v", f.Name, err)
+			}
+		}
+	})
+	if flagErr != nil {
+		return cfg, flagErr
+	}
+	configKeys := train.ConfigKeys()
+	var objectiveSets []string
+	for _, kv := range o.sets {
+		if slices.Contains(configKeys, kv[0]) {
+			if err := cfg.SetField(kv[0], kv[1]); err != nil {
+				return cfg, fmt.Errorf("--set %s=%s: %v", kv[0], kv[1], err)
+			}
+		} else {
+			objectiveSets = append(objectiveSets, kv[0]+"="+kv[1])
+		}
+	}
+	if len(objectiveSets) > 0 {
+		if _, err := objective.New(cfg.Objective, nil); err != nil {
+			return cfg, err
+		}
+		var params setFlags
+		for _, kv := range objectiveSets {
+			if err := params.Set(kv); err != nil {
+				return cfg, fmt.Errorf("--set %s: %v", kv, err)
+			}
+		}
+		for key, v := range params {
+			if _, err := objective.New(cfg.Objective, map[string]float64{key: v}); err != nil && strings.Contains(err.Error(), "unknown") {
+				return cfg, fmt.Errorf("--set %s: not a config key nor a hyperparameter of objective %s (%v); config keys: %s",
+					key, cfg.Objective, err, strings.Join(configKeys, ", "))
+			}
+		}
+		cfg.ObjectiveParams = map[string]float64(params)
+	}
+	cfg = cfg.Resolved()
+	return cfg, cfg.Validate()
 }

@@ -1,0 +1,542 @@
+package data
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	goimage "image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func requireErr(t *testing.T, err error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error; want one mentioning %q", parts)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Errorf("error %q does not mention %q", err, p)
+		}
+	}
+}
+
+func putFile(t *testing.T, path string, b []byte) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestNPYRoundTripAndTypes(t *testing.T) {
+	pix := []byte{0, 1, 2, 250, 251, 255}
+	a, err := ReadNPY("x", EncodeNPYUint8([]int{1, 2, 3}, pix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a.Shape, []int{1, 2, 3}) || !bytes.Equal(a.U8, pix) {
+		t.Fatalf("uint8 round trip: shape %v data %v", a.Shape, a.U8)
+	}
+	enc := EncodeNPYInt64([]int{3}, []int{7, -2, 9})
+	if (len(enc)-len("")-3*8)%64 != 0 {
+		t.Errorf("header of %d bytes is not padded to 64", len(enc)-24)
+	}
+	b, err := ReadNPY("y", enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(b.F64, []float64{7, -2, 9}) || !slices.Equal(b.Shape, []int{3}) {
+		t.Fatalf("int64 round trip: %v %v", b.Shape, b.F64)
+	}
+	// Big-endian float32 and version 2 headers, hand-built.
+	body := binary.BigEndian.AppendUint32(nil, math.Float32bits(1.5))
+	body = binary.BigEndian.AppendUint32(body, math.Float32bits(-0.25))
+	hdr := "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }\n"
+	v2 := append([]byte("\x93NUMPY\x02\x00"), binary.LittleEndian.AppendUint32(nil, uint32(len(hdr)))...)
+	v2 = append(append(v2, hdr...), body...)
+	c, err := ReadNPY("z", v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.F64, []float64{1.5, -0.25}) {
+		t.Fatalf("big-endian float32: %v", c.F64)
+	}
+}
+
+func TestNPYErrors(t *testing.T) {
+	good := EncodeNPYUint8([]int{2, 2}, []byte{1, 2, 3, 4})
+	_, err := ReadNPY("bad.npy", []byte("PK\x03\x04not numpy"))
+	requireErr(t, err, "bad.npy", "magic")
+	_, err = ReadNPY("short.npy", good[:len(good)-1])
+	requireErr(t, err, "short.npy", "needs 4 bytes", "has 3")
+	_, err = ReadNPY("hdr.npy", good[:20])
+	requireErr(t, err, "hdr.npy", "truncated")
+	fortran := bytes.Replace(good, []byte("False"), []byte("True "), 1)
+	_, err = ReadNPY("f.npy", fortran)
+	requireErr(t, err, "f.npy", "Fortran")
+	obj := bytes.Replace(good, []byte("'|u1'"), []byte("'|O1'"), 1)
+	_, err = ReadNPY("o.npy", obj)
+	requireErr(t, err, "o.npy", "dtype")
+}
+
+// npzFixture writes a Keras-style .npz of n train and m test h×w×c images
+// whose pixel j of image i is (3i + j) mod 256, with labels i mod k.
+func npzFixture(t *testing.T, path string, n, m, h, w, c, k int, floats bool) {
+	t.Helper()
+	images := func(n int) []byte {
+		b := make([]byte, n*h*w*c)
+		for i := range n {
+			for j := range h * w * c {
+				b[i*h*w*c+j] = byte(3*i + j)
+			}
+		}
+		return b
+	}
+	labels := func(n int) []int {
+		y := make([]int, n)
+		for i := range y {
+			y[i] = i % k
+		}
+		return y
+	}
+	shape := func(n int) []int {
+		if c == 1 {
+			return []int{n, h, w}
+		}
+		return []int{n, h, w, c}
+	}
+	enc := func(n int) []byte {
+		if !floats {
+			return EncodeNPYUint8(shape(n), images(n))
+		}
+		// float64 in [0, 1]
+		body := make([]byte, 0, 8*n*h*w*c)
+		for _, p := range images(n) {
+			body = binary.LittleEndian.AppendUint64(body, math.Float64bits(float64(p)/255))
+		}
+		return encodeNPY("<f8", shape(n), body)
+	}
+	err := WriteNPZ(path, map[string][]byte{
+		"x_train": enc(n), "y_train": EncodeNPYInt64([]int{n}, labels(n)),
+		"x_test": enc(m), "y_test": EncodeNPYInt64([]int{m}, labels(m)),
+	}, []string{"x_train", "y_train", "x_test", "y_test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadNPZ(t *testing.T) {
+	for _, floats := range []bool{false, true} {
+		path := filepath.Join(t.TempDir(), "toy.npz")
+		npzFixture(t, path, 6, 4, 3, 2, 3, 3, floats)
+		train, test, err := LoadNPZ(path, &Identity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if train.Len() != 6 || test.Len() != 4 || train.NumClasses != 3 || !slices.Equal(train.ExampleShape(), []int{3, 2, 3}) {
+			t.Fatalf("floats=%v: train %d test %d classes %d shape %v", floats, train.Len(), test.Len(), train.NumClasses, train.ExampleShape())
+		}
+		if want := float32(byte(3*5+7)) / 255; train.Images.Data[5*18+7] != want {
+			t.Errorf("floats=%v: pixel 7 of image 5 = %v, want %v", floats, train.Images.Data[5*18+7], want)
+		}
+		if test.Labels[2] != 2 || train.Labels[4] != 1 {
+			t.Errorf("labels %v %v", train.Labels, test.Labels)
+		}
+		if train.Name != "toy" {
+			t.Errorf("name %q, want toy", train.Name)
+		}
+	}
+	// Missing arrays and bad files name the file.
+	path := filepath.Join(t.TempDir(), "partial.npz")
+	if err := WriteNPZ(path, map[string][]byte{"x_train": EncodeNPYUint8([]int{1, 1, 1}, []byte{0})}, []string{"x_train"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := LoadNPZ(path, nil)
+	requireErr(t, err, "partial.npz", "x_train, y_train, x_test, y_test")
+	junk := putFile(t, filepath.Join(t.TempDir(), "junk.npz"), []byte("not a zip"))
+	_, _, err = LoadNPZ(junk, nil)
+	requireErr(t, err, "junk.npz", "zip")
+	// Mismatched counts.
+	mism := filepath.Join(t.TempDir(), "mism.npz")
+	err = WriteNPZ(mism, map[string][]byte{
+		"x_train": EncodeNPYUint8([]int{2, 1, 1}, []byte{0, 1}), "y_train": EncodeNPYInt64([]int{3}, []int{0, 1, 0}),
+		"x_test": EncodeNPYUint8([]int{1, 1, 1}, []byte{0}), "y_test": EncodeNPYInt64([]int{1}, []int{0}),
+	}, []string{"x_train", "y_train", "x_test", "y_test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = LoadNPZ(mism, nil)
+	requireErr(t, err, "mism.npz:y_train", "3 labels for 2 images")
+}
+
+// cifarRecords builds n CIFAR records: labelBytes label bytes (byte b of
+// record i is i+b mod 10), then planes where channel c of pixel p is
+// (i + 5c + p) mod 256.
+func cifarRecords(n, labelBytes int) []byte {
+	var b []byte
+	for i := range n {
+		for l := range labelBytes {
+			b = append(b, byte((i+l)%10))
+		}
+		for c := range 3 {
+			for p := range cifarPlane {
+				b = append(b, byte(i+5*c+p))
+			}
+		}
+	}
+	return b
+}
+
+func TestReadCIFARBin(t *testing.T) {
+	dir := t.TempDir()
+	f1 := putFile(t, filepath.Join(dir, "a.bin"), cifarRecords(3, 2))
+	f2 := putFile(t, filepath.Join(dir, "b.bin"), cifarRecords(2, 2))
+	raw, labels, err := ReadCIFARBin([]string{f1, f2}, 2, 1, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw.N != 5 || raw.C != 3 || raw.H != 32 {
+		t.Fatalf("shape %d×%d×%d×%d", raw.N, raw.H, raw.W, raw.C)
+	}
+	if !slices.Equal(labels, []int{1, 2, 3, 1, 2}) { // fine label = byte 1
+		t.Errorf("fine labels %v", labels)
+	}
+	// Image 4 is record 1 of b.bin: channel c of pixel p is 1 + 5c + p.
+	img := raw.Image(4)
+	for _, p := range []int{0, 33, 1023} {
+		for c := range 3 {
+			if got, want := img[3*p+c], byte(1+5*c+p); got != want {
+				t.Errorf("pixel %d channel %d = %d, want %d", p, c, got, want)
+			}
+		}
+	}
+	_, coarse, err := ReadCIFARBin([]string{f1}, 2, 0, 20)
+	if err != nil || !slices.Equal(coarse, []int{0, 1, 2}) {
+		t.Errorf("coarse labels %v, %v", coarse, err)
+	}
+	trunc := putFile(t, filepath.Join(dir, "trunc.bin"), cifarRecords(2, 1)[:5000])
+	_, _, err = ReadCIFARBin([]string{trunc}, 1, 0, 10)
+	requireErr(t, err, "trunc.bin", "3073-byte")
+	bad := cifarRecords(1, 1)
+	bad[0] = 12
+	badf := putFile(t, filepath.Join(dir, "badlabel.bin"), bad)
+	_, _, err = ReadCIFARBin([]string{badf}, 1, 0, 10)
+	requireErr(t, err, "badlabel.bin", "label 12")
+	_, _, err = ReadCIFARBin([]string{filepath.Join(dir, "missing.bin")}, 1, 0, 10)
+	requireErr(t, err, "missing.bin")
+
+	// LoadCIFAR10 over the six files.
+	c10 := t.TempDir()
+	for i := 1; i <= 5; i++ {
+		putFile(t, filepath.Join(c10, "data_batch_"+string(rune('0'+i))+".bin"), cifarRecords(2, 1))
+	}
+	putFile(t, filepath.Join(c10, "test_batch.bin"), cifarRecords(3, 1))
+	train, test, err := LoadCIFAR10(c10, CIFAR10Normalization)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if train.Len() != 10 || test.Len() != 3 || train.NumClasses != 10 {
+		t.Fatalf("cifar10 fixture: %d/%d", train.Len(), test.Len())
+	}
+	// Normalised channel 2 of pixel 0 of test image 2: raw 2+10 = 12.
+	want := float32((12.0/255 - 0.4465) / 0.2616)
+	if got := test.Images.Data[2*3072+2]; math.Abs(float64(got-want)) > 1e-6 {
+		t.Errorf("normalised pixel %v, want %v", got, want)
+	}
+	raw2 := test.Raw()
+	if raw2.Image(2)[2] != 12 {
+		t.Errorf("Raw() undid normalisation to %d, want 12", raw2.Image(2)[2])
+	}
+}
+
+// matElement encodes one MAT v5 data element (tag, data, padding).
+func matElement(typ uint32, data []byte) []byte {
+	b := binary.LittleEndian.AppendUint32(nil, typ)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(data)))
+	b = append(b, data...)
+	for len(b)%8 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// matMatrix encodes a numeric matrix: class (6 double, 9 uint8), dims, name,
+// and the real part already encoded as (type, bytes). Short names use the
+// small element format.
+func matMatrix(name string, class uint32, dims []int, typ uint32, real []byte) []byte {
+	flags := binary.LittleEndian.AppendUint32(nil, class)
+	flags = binary.LittleEndian.AppendUint32(flags, 0)
+	var d []byte
+	for _, v := range dims {
+		d = binary.LittleEndian.AppendUint32(d, uint32(v))
+	}
+	body := matElement(miUINT32, flags)
+	body = append(body, matElement(miINT32, d)...)
+	small := binary.LittleEndian.AppendUint32(nil, uint32(len(name))<<16|miINT8)
+	small = append(small, []byte(name+"\x00\x00\x00\x00")[:4]...)
+	body = append(body, small...)
+	body = append(body, matElement(typ, real)...)
+	return matElement(miMATRIX, body)
+}
+
+// svhnFixture writes a MAT v5 file with X (h×w×3×n uint8, column-major,
+// value of (row r, col c, channel k, image i) = r + 2c + 50k + 7i) and y
+// (n doubles: 10, 1, 2, …).
+func svhnFixture(t *testing.T, path string, h, w, n int, compress bool) {
+	t.Helper()
+	x := make([]byte, h*w*3*n)
+	for i := range n {
+		for k := range 3 {
+			for c := range w {
+				for r := range h {
+					x[r+h*(c+w*(k+3*i))] = byte(r + 2*c + 50*k + 7*i)
+				}
+			}
+		}
+	}
+	var y []byte
+	for i := range n {
+		v := float64(i % 10)
+		if v == 0 {
+			v = 10
+		}
+		y = binary.LittleEndian.AppendUint64(y, math.Float64bits(v))
+	}
+	header := make([]byte, 128)
+	copy(header, "MATLAB 5.0 MAT-file, written by the losslab test")
+	for i := 48; i < 116; i++ {
+		header[i] = ' '
+	}
+	binary.LittleEndian.PutUint16(header[124:], 0x0100)
+	copy(header[126:], "IM")
+	xs := matMatrix("X", 9, []int{h, w, 3, n}, miUINT8, x)
+	ys := matMatrix("y", 6, []int{n, 1}, miDOUBLE, y)
+	out := header
+	for _, el := range [][]byte{xs, ys} {
+		if compress {
+			var buf bytes.Buffer
+			zw := zlib.NewWriter(&buf)
+			zw.Write(el)
+			zw.Close()
+			c := binary.LittleEndian.AppendUint32(nil, miCOMPRESSED)
+			c = binary.LittleEndian.AppendUint32(c, uint32(buf.Len()))
+			el = append(c, buf.Bytes()...)
+		}
+		out = append(out, el...)
+	}
+	putFile(t, path, out)
+}
+
+func TestReadSVHNMat(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		path := filepath.Join(t.TempDir(), "train_32x32.mat")
+		h, w, n := 4, 5, 12
+		svhnFixture(t, path, h, w, n, compress)
+		raw, labels, err := ReadSVHNMat(path)
+		if err != nil {
+			t.Fatalf("compress=%v: %v", compress, err)
+		}
+		if raw.N != n || raw.H != h || raw.W != w || raw.C != 3 {
+			t.Fatalf("shape %d×%d×%d×%d", raw.N, raw.H, raw.W, raw.C)
+		}
+		for i := range n {
+			want := i % 10 // 10 means digit 0
+			if labels[i] != want {
+				t.Errorf("label %d = %d, want %d", i, labels[i], want)
+			}
+			img := raw.Image(i)
+			for _, rc := range [][3]int{{0, 0, 0}, {3, 4, 2}, {1, 2, 1}} {
+				r, c, k := rc[0], rc[1], rc[2]
+				if got, want := img[(r*w+c)*3+k], byte(r+2*c+50*k+7*i); got != want {
+					t.Errorf("compress=%v image %d (r%d c%d k%d) = %d, want %d", compress, i, r, c, k, got, want)
+				}
+			}
+		}
+	}
+	dir := t.TempDir()
+	svhnFixture(t, filepath.Join(dir, "ok.mat"), 2, 2, 3, false)
+	good, _ := os.ReadFile(filepath.Join(dir, "ok.mat"))
+	_, err := ReadMAT(putFile(t, filepath.Join(dir, "short.mat"), good[:100]))
+	requireErr(t, err, "short.mat", "128-byte")
+	bad := slices.Clone(good)
+	copy(bad[126:], "XX")
+	_, err = ReadMAT(putFile(t, filepath.Join(dir, "endian.mat"), bad))
+	requireErr(t, err, "endian.mat", "not a MAT v5")
+	_, err = ReadMAT(putFile(t, filepath.Join(dir, "trunc.mat"), good[:len(good)-30]))
+	requireErr(t, err, "trunc.mat", "truncated")
+	_, _, err = ReadSVHNMat(putFile(t, filepath.Join(dir, "hdronly.mat"), good[:128]))
+	requireErr(t, err, "hdronly.mat", "want variables X and y")
+}
+
+// folderFixture writes root/<split>/<class>/ images: class "b" gets PNGs
+// of 6×4 (w×h), class "a" JPEGs of 8×8, all of solid colours.
+func folderFixture(t *testing.T, root string) {
+	t.Helper()
+	for _, split := range []string{"train", "test"} {
+		for i := range 3 {
+			img := goimage.NewRGBA(goimage.Rect(0, 0, 6, 4))
+			for j := range img.Pix {
+				img.Pix[j] = byte(40*i + 10)
+				if j%4 == 3 {
+					img.Pix[j] = 255
+				}
+			}
+			var buf bytes.Buffer
+			png.Encode(&buf, img)
+			putFile(t, filepath.Join(root, split, "b", string(rune('0'+i))+".png"), buf.Bytes())
+			g := goimage.NewGray(goimage.Rect(0, 0, 8, 8))
+			for j := range g.Pix {
+				g.Pix[j] = 200
+			}
+			buf.Reset()
+			jpeg.Encode(&buf, g, &jpeg.Options{Quality: 95})
+			putFile(t, filepath.Join(root, split, "a", string(rune('0'+i))+".jpg"), buf.Bytes())
+		}
+		putFile(t, filepath.Join(root, split, "a", "notes.txt"), []byte("ignored"))
+	}
+}
+
+func TestImageFolder(t *testing.T) {
+	t.Setenv(CacheDirEnv, t.TempDir())
+	root := t.TempDir()
+	folderFixture(t, root)
+	raw, labels, classes, err := ReadImageFolder(filepath.Join(root, "train"), FolderOptions{Size: 5, Channels: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(classes, []string{"a", "b"}) || !slices.Equal(labels, []int{0, 0, 0, 1, 1, 1}) {
+		t.Fatalf("classes %v labels %v", classes, labels)
+	}
+	if raw.N != 6 || raw.H != 5 || raw.W != 5 || raw.C != 3 {
+		t.Fatalf("shape %d×%d×%d×%d", raw.N, raw.H, raw.W, raw.C)
+	}
+	// Solid images stay solid through resizing; JPEG of a flat grey is
+	// exact or within 1.
+	for j, p := range raw.Image(4) {
+		if p != 50 {
+			t.Fatalf("resized solid PNG: byte %d = %d, want 50", j, p)
+		}
+	}
+	for _, p := range raw.Image(0) {
+		if p < 199 || p > 201 {
+			t.Fatalf("grey JPEG as RGB: %d, want 200±1", p)
+		}
+	}
+	train, test, err := LoadImageFolder(root, FolderOptions{Size: 4}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if train.Len() != 6 || test.Len() != 6 || train.NumClasses != 2 || !slices.Equal(train.ExampleShape(), []int{4, 4, 1}) {
+		t.Fatalf("folder dataset: %d %d %d %v", train.Len(), test.Len(), train.NumClasses, train.ExampleShape())
+	}
+	// The second load comes from the decoded cache and must agree.
+	entries, _ := os.ReadDir(filepath.Join(os.Getenv(CacheDirEnv), "decoded"))
+	if len(entries) != 1 {
+		t.Fatalf("decoded cache holds %d files, want 1", len(entries))
+	}
+	train2, _, err := LoadImageFolder(root, FolderOptions{Size: 4}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(train.Images.Data, train2.Images.Data) || !slices.Equal(train.Labels, train2.Labels) {
+		t.Error("cached load differs from the decoded one")
+	}
+	// A corrupt image is reported by name.
+	putFile(t, filepath.Join(root, "test", "b", "9.png"), []byte("\x89PNG\r\n\x1a\nbroken"))
+	_, _, err = LoadImageFolder(root, FolderOptions{Size: 4}, nil)
+	requireErr(t, err, filepath.Join("test", "b", "9.png"), "decode")
+	_, _, _, err = ReadImageFolder(t.TempDir(), FolderOptions{})
+	requireErr(t, err, "no images")
+}
+
+func TestResizeFolderImage(t *testing.T) {
+	// 1×2 → 1×4 with half-pixel centres: outputs sample the source at
+	// x = −0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to 1).
+	src := []float32{0, 100}
+	dst := make([]float32, 4)
+	resizeFolderImage(src, 1, 2, 1, dst, 1, 4)
+	want := []float32{0, 25, 75, 100}
+	for i := range want {
+		if math.Abs(float64(dst[i]-want[i])) > 1e-4 {
+			t.Fatalf("resize: %v, want %v", dst, want)
+		}
+	}
+	// Downsampling 4×4 → 2×2 samples at 0.5 and 2.5: the mean of 2×2
+	// blocks for a bilinear ramp.
+	src = make([]float32, 16)
+	for y := range 4 {
+		for x := range 4 {
+			src[y*4+x] = float32(10*y + x)
+		}
+	}
+	dst = make([]float32, 4)
+	resizeFolderImage(src, 4, 4, 1, dst, 2, 2)
+	if want := []float32{5.5, 7.5, 25.5, 27.5}; !slices.Equal(dst, want) {
+		t.Errorf("downsample: %v, want %v", dst, want)
+	}
+}
+
+func TestChannelStatsAndSplit(t *testing.T) {
+	raw := &RawImages{N: 5, H: 2, W: 2, C: 3, Pix: make([]byte, 60)}
+	for i := range raw.Pix {
+		raw.Pix[i] = byte((i * 37) % 256)
+	}
+	norm := ChannelStats(raw)
+	for c := range 3 {
+		var s, s2, n float64
+		for i := c; i < len(raw.Pix); i += 3 {
+			v := float64(raw.Pix[i]) / 255
+			s += v
+			s2 += v * v
+			n++
+		}
+		m := s / n
+		if math.Abs(norm.Mean[c]-m) > 1e-12 || math.Abs(norm.Std[c]-math.Sqrt(s2/n-m*m)) > 1e-9 {
+			t.Errorf("channel %d: %v %v, want %v %v", c, norm.Mean[c], norm.Std[c], m, math.Sqrt(s2/n-m*m))
+		}
+	}
+	labels := []int{0, 1, 2, 0, 1}
+	d, err := ToDataset("toy", "train", raw, labels, 3, norm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, val, err := SplitValidation(d, 2, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Len() != 3 || val.Len() != 2 || val.Split != "validation" {
+		t.Fatalf("split sizes %d/%d %q", tr.Len(), val.Len(), val.Split)
+	}
+	// Disjoint and complete: every original image appears exactly once.
+	seen := map[float32]int{}
+	for _, s := range []*Dataset{tr, val} {
+		for i := range s.Len() {
+			seen[s.Images.Data[i*12]]++
+		}
+	}
+	for i := range d.Len() {
+		if seen[d.Images.Data[i*12]] != 1 {
+			t.Errorf("image %d appears %d times", i, seen[d.Images.Data[i*12]])
+		}
+	}
+	tr2, val2, _ := SplitValidation(d, 2, 7)
+	if !slices.Equal(val.Images.Data, val2.Images.Data) || !slices.Equal(tr.Labels, tr2.Labels) {
+		t.Error("same seed gave a different split")
+	}
+	_, err = func() (*Dataset, error) { _, v, err := SplitValidation(d, 5, 1); return v, err }()
+	requireErr(t, err, "validation size 5")
+	_, err = ToDataset("toy", "train", raw, []int{0, 1, 2, 0, 3}, 3, norm)
+	requireErr(t, err, "label 3 of example 4")
+	_ = color.Gray{}
+}

@@ -1,0 +1,56 @@
+package nn
+
+import (
+	"testing"
+
+	"github.com/losslab/losslab/tensor"
+)
+
+// Microbenchmarks of the memory-bound passes at resnet20's stage-1 size
+// ([128, 32, 32, 16]), one thread, reporting ns per element.
+
+func benchBN(b *testing.B, backward bool) {
+	defer tensor.SetThreads(tensor.Threads())
+	tensor.SetThreads(1)
+	bn := NewBatchNorm("bn", 16)
+	bn.ReLU = true
+	x := randTensor(1, 128, 32, 32, 16)
+	dy := randTensor(2, 128, 32, 32, 16)
+	bn.Forward(x, true)
+	bn.Backward(dy)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if backward {
+			bn.Backward(dy)
+		} else {
+			bn.Forward(x, true)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(x.Data)), "ns/elem")
+}
+
+func BenchmarkBatchNormForward(b *testing.B)  { benchBN(b, false) }
+func BenchmarkBatchNormBackward(b *testing.B) { benchBN(b, true) }
+
+func benchConvPasses(b *testing.B, col2im bool) {
+	defer tensor.SetThreads(tensor.Threads())
+	tensor.SetThreads(1)
+	c := NewConv2d("c", 16, 16, 3, 1, 1, false, 1)
+	x := randTensor(1, 32, 32, 32, 16)
+	c.Forward(x, true)
+	k := 9 * 16
+	cols := make([]float32, 32*32*32*k)
+	dx := make([]float32, len(x.Data))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if col2im {
+			c.col2im(cols, 0, 32, dx, nil)
+		} else {
+			c.im2col(x.Data, 0, 32, cols)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(cols)), "ns/colelem")
+}
+
+func BenchmarkIm2col(b *testing.B) { benchConvPasses(b, false) }
+func BenchmarkCol2im(b *testing.B) { benchConvPasses(b, true) }
