@@ -343,7 +343,7 @@ type autoAugmentStage struct {
 func (s autoAugmentStage) apply(img, scratch *image, rng *exampleRNG) {
 	sub := s.policy[rng.intn(len(s.policy))]
 	for _, o := range sub {
-		// Draw all three numbers whether or not the op fires, so that the
+		// Draw both numbers whether or not the op fires, so that the
 		// stream's use does not depend on the outcome.
 		u, negative := rng.float64(), rng.uint64()&1 == 1
 		if u >= o.prob {

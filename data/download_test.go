@@ -21,9 +21,8 @@ import (
 	"time"
 )
 
-// flakyServer serves content with Range support; while cut > 0 it sends
-// the full Content-Length but hangs up after cut bytes, once per request,
-// cutsLeft times.
+// flakyServer serves content with Range support; for its first cutsLeft
+// requests it promises the rest of the file but hangs up after cut bytes.
 type flakyServer struct {
 	mu       sync.Mutex
 	content  []byte
@@ -48,8 +47,14 @@ func (s *flakyServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nContent-Type: application/octet-stream\r\n\r\n", len(s.content))
-	buf.Write(s.content[:s.cut])
+	var start int
+	if _, err := fmt.Sscanf(r.Header.Get("Range"), "bytes=%d-", &start); err == nil {
+		fmt.Fprintf(buf, "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes %d-%d/%d\r\nContent-Length: %d\r\n\r\n",
+			start, len(s.content)-1, len(s.content), len(s.content)-start)
+	} else {
+		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(s.content))
+	}
+	buf.Write(s.content[start:min(start+s.cut, len(s.content))])
 	buf.Flush()
 	conn.Close()
 }

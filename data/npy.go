@@ -205,6 +205,9 @@ func ReadNPZ(path string) (map[string]*Array, error) {
 		if !strings.HasSuffix(f.Name, ".npy") {
 			continue
 		}
+		if f.UncompressedSize64 > 1<<40 {
+			return nil, fmt.Errorf("%s: %s claims %d bytes (corrupt archive)", path, f.Name, f.UncompressedSize64)
+		}
 		rc, err := f.Open()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", path, f.Name, err)

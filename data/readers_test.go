@@ -284,7 +284,7 @@ func matMatrix(name string, class uint32, dims []int, typ uint32, real []byte) [
 	body := matElement(miUINT32, flags)
 	body = append(body, matElement(miINT32, d)...)
 	small := binary.LittleEndian.AppendUint32(nil, uint32(len(name))<<16|miINT8)
-	small = append(small, []byte(name+"\x00\x00\x00\x00")[:4]...)
+	small = append(small, []byte(name + "\x00\x00\x00\x00")[:4]...)
 	body = append(body, small...)
 	body = append(body, matElement(typ, real)...)
 	return matElement(miMATRIX, body)

@@ -19,17 +19,14 @@ func reluInPlace(y []float32) {
 }
 
 // reluMask sets g = dy where y > 0 and 0 elsewhere: the ReLU backward pass
-// given the ReLU's output y (max(0, x) > 0 exactly where x > 0).
+// given the ReLU's output y (max(0, x) > 0 exactly where x > 0; y is never
+// −0 since max(−0, 0) = +0).
 func reluMask(g, dy, y []float32) {
 	parallelFor(len(g), 1, func(lo, hi int) {
 		gs, ds, ys := g[lo:hi], dy[lo:hi], y[lo:hi]
 		ds, ys = ds[:len(gs)], ys[:len(gs)]
 		for i := range gs {
-			if ys[i] > 0 {
-				gs[i] = ds[i]
-			} else {
-				gs[i] = 0
-			}
+			gs[i] = passIfPositive(ds[i], ys[i])
 		}
 	})
 }

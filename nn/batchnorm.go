@@ -40,8 +40,9 @@ type BatchNorm struct {
 	scale, shift []float32 // y = x·scale + shift per channel
 	ca, cb, cc   []float32 // backward: dx = ca·g + cb·(x − μ) + cc
 	meanF        []float32
-	partial      []float64
-	sumG, sumGX  []float64
+	shiftK       []float32 // per-channel shift of the statistics sums
+	partial32    []float32 // per-block sums
+	sum1, sum2   []float64 // block sums added in order
 }
 
 // NewBatchNorm returns a BatchNorm over c channels with parameters
@@ -57,8 +58,8 @@ func NewBatchNorm(name string, c int) *BatchNorm {
 		mean:        make([]float64, c), invstd: make([]float64, c),
 		scale: make([]float32, c), shift: make([]float32, c),
 		ca: make([]float32, c), cb: make([]float32, c), cc: make([]float32, c),
-		meanF: make([]float32, c),
-		sumG:  make([]float64, c), sumGX: make([]float64, c),
+		meanF: make([]float32, c), shiftK: make([]float32, c),
+		sum1: make([]float64, c), sum2: make([]float64, c),
 	}
 	fill(b.Gamma, 1)
 	fill(b.RunningVar, 1)
@@ -108,71 +109,60 @@ func (b *BatchNorm) forward(x, res *tensor.Tensor, train bool) *tensor.Tensor {
 		rs = res.Data
 	}
 	parallelFor(rows, c, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr, yr := xs[r*c:(r+1)*c], ys[r*c:(r+1)*c]
-			yr, sc, sh := yr[:len(xr)], scale[:len(xr)], shift[:len(xr)]
-			switch {
-			case rs != nil && relu:
-				rr := rs[r*c : (r+1)*c]
-				rr = rr[:len(xr)]
-				for j, v := range xr {
-					yr[j] = max(v*sc[j]+sh[j]+rr[j], 0)
-				}
-			case rs != nil:
-				rr := rs[r*c : (r+1)*c]
-				rr = rr[:len(xr)]
-				for j, v := range xr {
-					yr[j] = v*sc[j] + sh[j] + rr[j]
-				}
-			case relu:
-				for j, v := range xr {
-					yr[j] = max(v*sc[j]+sh[j], 0)
-				}
-			default:
-				for j, v := range xr {
-					yr[j] = v*sc[j] + sh[j]
-				}
-			}
+		var rr []float32
+		if rs != nil {
+			rr = rs[lo*c : hi*c]
 		}
+		bnApply(xs[lo*c:hi*c], rr, ys[lo*c:hi*c], scale, shift, relu)
 	})
 	return b.y
+}
+
+// blockSums runs sum(block, s, q) over the blocks of reduceBlockRows rows in
+// parallel, each into its own zeroed float32 pair (s, q) of length C, and
+// adds the block results in block order in float64 into tot1, tot2.
+func (b *BatchNorm) blockSums(rows int, sum func(lo, hi int, s, q []float32), tot1, tot2 []float64) {
+	c := b.C
+	nb := (rows + reduceBlockRows - 1) / reduceBlockRows
+	b.partial32 = growF32(b.partial32, 2*nb*c)
+	part := b.partial32
+	parallelFor(nb, reduceBlockRows*c, func(lo, hi int) {
+		for blk := lo; blk < hi; blk++ {
+			s := part[2*blk*c : (2*blk+1)*c]
+			q := part[(2*blk+1)*c : (2*blk+2)*c]
+			clear(s)
+			clear(q)
+			sum(blk*reduceBlockRows, min((blk+1)*reduceBlockRows, rows), s, q)
+		}
+	})
+	clear(tot1)
+	clear(tot2)
+	for blk := 0; blk < nb; blk++ {
+		s := part[2*blk*c : (2*blk+1)*c]
+		q := part[(2*blk+1)*c : (2*blk+2)*c]
+		for j := range tot1 {
+			tot1[j] += float64(s[j])
+			tot2[j] += float64(q[j])
+		}
+	}
 }
 
 // batchStats sets mean and invstd from the batch and updates the running
 // statistics.
 func (b *BatchNorm) batchStats(xs []float32, rows int) {
 	c := b.C
-	nb := (rows + reduceBlockRows - 1) / reduceBlockRows
-	b.partial = growF64(b.partial, 2*nb*c)
-	partial := b.partial
-	parallelFor(nb, reduceBlockRows*c, func(lo, hi int) {
-		for blk := lo; blk < hi; blk++ {
-			s := partial[2*blk*c : (2*blk+1)*c]
-			q := partial[(2*blk+1)*c : (2*blk+2)*c]
-			clear(s)
-			clear(q)
-			r1 := min((blk+1)*reduceBlockRows, rows)
-			for r := blk * reduceBlockRows; r < r1; r++ {
-				xr := xs[r*c : (r+1)*c]
-				s, q := s[:len(xr)], q[:len(xr)]
-				for j, v := range xr {
-					f := float64(v)
-					s[j] += f
-					q[j] += f * f
-				}
-			}
-		}
-	})
+	// The first row is the shift that keeps the sums free of cancellation.
+	k := b.shiftK
+	copy(k, xs[:c])
+	b.blockSums(rows, func(lo, hi int, s, q []float32) {
+		bnSums(xs[lo*c:hi*c], k, s, q)
+	}, b.sum1, b.sum2)
 	m := float64(rows)
 	mom := b.Momentum
 	for j := 0; j < c; j++ {
-		var s, q float64
-		for blk := 0; blk < nb; blk++ {
-			s += partial[2*blk*c+j]
-			q += partial[(2*blk+1)*c+j]
-		}
-		mu := s / m
-		v := max(q/m-mu*mu, 0)
+		d := b.sum1[j] / m // mean of x − k
+		v := max(b.sum2[j]/m-d*d, 0)
+		mu := float64(k[j]) + d
 		b.mean[j] = mu
 		b.invstd[j] = 1 / math.Sqrt(v+b.Eps)
 		unbiased := v
@@ -202,61 +192,28 @@ func (b *BatchNorm) Backward(dy *tensor.Tensor) *tensor.Tensor {
 // and in evaluation mode (fixed statistics) dx = γ·s·g.
 func (b *BatchNorm) backward(dy *tensor.Tensor, gOut []float32) *tensor.Tensor {
 	c := b.C
-	xs, ys, ds := b.x.Data, b.y.Data, dy.Data
+	xs, ds := b.x.Data, dy.Data
 	rows := len(xs) / c
-	relu := b.ReLU
-	meanF := b.meanF
-	nb := (rows + reduceBlockRows - 1) / reduceBlockRows
-	b.partial = growF64(b.partial, 2*nb*c)
-	partial := b.partial
-	// Pass 1: Σg and Σ g·(x − μ) per channel, per block of rows.
-	parallelFor(nb, reduceBlockRows*c, func(lo, hi int) {
-		for blk := lo; blk < hi; blk++ {
-			sg := partial[2*blk*c : (2*blk+1)*c]
-			sx := partial[(2*blk+1)*c : (2*blk+2)*c]
-			clear(sg)
-			clear(sx)
-			r1 := min((blk+1)*reduceBlockRows, rows)
-			for r := blk * reduceBlockRows; r < r1; r++ {
-				xr := xs[r*c : (r+1)*c]
-				dr := ds[r*c : (r+1)*c]
-				dr, sg, sx, mu := dr[:len(xr)], sg[:len(xr)], sx[:len(xr)], meanF[:len(xr)]
-				if relu {
-					yr := ys[r*c : (r+1)*c]
-					yr = yr[:len(xr)]
-					var gr []float32
-					if gOut != nil {
-						gr = gOut[r*c : (r+1)*c]
-						gr = gr[:len(xr)]
-					}
-					for j, v := range xr {
-						g := float32(0)
-						if yr[j] > 0 {
-							g = dr[j]
-						}
-						if gr != nil {
-							gr[j] = g
-						}
-						sg[j] += float64(g)
-						sx[j] += float64(g * (v - mu[j]))
-					}
-				} else {
-					for j, v := range xr {
-						g := dr[j]
-						sg[j] += float64(g)
-						sx[j] += float64(g * (v - mu[j]))
-					}
-				}
-			}
+	var ys []float32 // the ReLU mask source, nil without ReLU
+	if b.ReLU {
+		ys = b.y.Data
+	}
+	mu := b.meanF
+	// Pass 1: Σg and Σ g·(x − μ) per channel (and g itself into gOut).
+	b.blockSums(rows, func(lo, hi int, sg, sx []float32) {
+		var gr []float32
+		if gOut != nil {
+			gr = gOut[lo*c : hi*c]
 		}
-	})
+		var yr []float32
+		if ys != nil {
+			yr = ys[lo*c : hi*c]
+		}
+		bnGradSums(ds[lo*c:hi*c], yr, xs[lo*c:hi*c], gr, mu, sg, sx)
+	}, b.sum1, b.sum2)
 	m := float64(rows)
 	for j := 0; j < c; j++ {
-		var sg, sx float64
-		for blk := 0; blk < nb; blk++ {
-			sg += partial[2*blk*c+j]
-			sx += partial[(2*blk+1)*c+j]
-		}
+		sg, sx := b.sum1[j], b.sum2[j]
 		s := b.invstd[j]
 		dgamma := sx * s
 		b.Beta.Grad[j] = float32(sg)
@@ -270,31 +227,20 @@ func (b *BatchNorm) backward(dy *tensor.Tensor, gOut []float32) *tensor.Tensor {
 			b.cb[j], b.cc[j] = 0, 0
 		}
 	}
-	// Pass 2: dx = ca·g + cb·(x − μ) + cc.
+	// Pass 2: dx = ca·g + cb·(x − μ) + cc, g read back from gOut when it
+	// was written.
 	b.dx = tensor.Ensure(b.dx, b.x.Shape...)
 	dxs, ca, cb, cc := b.dx.Data, b.ca, b.cb, b.cc
+	src, mask := ds, ys
+	if gOut != nil {
+		src, mask = gOut, nil
+	}
 	parallelFor(rows, c, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr := xs[r*c : (r+1)*c]
-			dr := ds[r*c : (r+1)*c]
-			or := dxs[r*c : (r+1)*c]
-			dr, or, mu, ca, cb, cc := dr[:len(xr)], or[:len(xr)], meanF[:len(xr)], ca[:len(xr)], cb[:len(xr)], cc[:len(xr)]
-			if relu {
-				yr := ys[r*c : (r+1)*c]
-				yr = yr[:len(xr)]
-				for j, v := range xr {
-					g := float32(0)
-					if yr[j] > 0 {
-						g = dr[j]
-					}
-					or[j] = ca[j]*g + cb[j]*(v-mu[j]) + cc[j]
-				}
-			} else {
-				for j, v := range xr {
-					or[j] = ca[j]*dr[j] + cb[j]*(v-mu[j]) + cc[j]
-				}
-			}
+		var mr []float32
+		if mask != nil {
+			mr = mask[lo*c : hi*c]
 		}
+		bnGradApply(src[lo*c:hi*c], mr, xs[lo*c:hi*c], dxs[lo*c:hi*c], mu, ca, cb, cc)
 	})
 	return b.dx
 }

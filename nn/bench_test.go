@@ -1,7 +1,10 @@
 package nn
 
 import (
+	"fmt"
 	"math"
+	"runtime"
+	"syscall"
 	"testing"
 
 	"github.com/losslab/losslab/tensor"
@@ -49,14 +52,46 @@ func benchTrainStep(b *testing.B, name string, shape []int, batch int) {
 		m.Backward(g)
 	}
 	step() // allocate the buffers
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		step()
 	}
+	b.StopTimer()
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "examples/s")
+	// CPU time (all threads) is less disturbed than wall time by other
+	// processes on a shared machine; cpu-ms/op over the thread count bounds
+	// the step time on an idle one.
+	b.ReportMetric(float64(cpuTime()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
+	// The live heap after a step: the model, its activations and gradient
+	// buffers, the shared workspace (training resnet20 at batch 128 must
+	// stay under 2 GiB resident).
+	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MiB")
+}
+
+// cpuTime is the process's user + system CPU time in nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 func BenchmarkTrainStepMnistCNN(b *testing.B) { benchTrainStep(b, "mnist-cnn", []int{28, 28, 1}, 128) }
 func BenchmarkTrainStepResNet20(b *testing.B) { benchTrainStep(b, "resnet20", []int{32, 32, 3}, 128) }
 func BenchmarkTrainStepMLP(b *testing.B)      { benchTrainStep(b, "mlp", []int{28, 28, 1}, 128) }
+
+// BenchmarkBlockSize times the resnet20 step for several im2col block sizes.
+func BenchmarkBlockSize(b *testing.B) {
+	old := blockFloats
+	defer func() { blockFloats = old }()
+	for _, f := range []int{1 << 16, 1 << 17, 1 << 18, 1 << 19, 1 << 20} {
+		blockFloats = f
+		b.Run(fmt.Sprint(f), func(b *testing.B) { benchTrainStep(b, "resnet20", []int{32, 32, 3}, 128) })
+	}
+}

@@ -13,9 +13,17 @@ import (
 // Output size: Ho = ⌊(H + 2·PadH − KH)/StrideH⌋ + 1, likewise Wo.
 //
 // A 1×1, stride-1, unpadded convolution is a plain GEMM on the input. Other
-// convolutions build the im2col matrix in the shared Workspace, a chunk of
-// examples at a time, and rebuild it in Backward (dW = colsᵀ·dY,
-// dcols = dY·Wᵀ, then col2im) instead of keeping it between the passes.
+// convolutions never hold the whole im2col matrix: the batch is cut into
+// convGroups groups of examples, the threads take whole groups, and each
+// thread goes through its examples a block at a time (a few whole examples,
+// or a band of output rows of one), building that block's im2col rows in its
+// own slice of the shared Workspace (small enough to stay in the core's L2
+// cache) and multiplying them at once. Backward rebuilds the blocks
+// (dW_group += colsᵀ·dY) and computes the input gradient, for stride 1 as
+// the convolution of dY with the flipped kernel, otherwise as dcols = dY·Wᵀ
+// then col2im into the example's input gradient. The per-group weight
+// gradients are added in group order, so the result does not depend on the
+// thread count, and no two threads ever write the same input gradient.
 //
 // With ReLU set the layer computes max(0, conv(x) + b), the bias add and the
 // ReLU fused into one pass over the GEMM's output.
@@ -37,7 +45,28 @@ type Conv2d struct {
 	n, h, w     int
 	ho, wo      int
 	partial     []float64
+
+	// The current pass, for the per-thread workers (runner).
+	pass    convPass
+	dxInit  []float32
+	scratch []float32 // per-slot im2col blocks
+	dwParts []float32 // per-group weight gradients
+	wFlip   []float32 // the kernel of the input-gradient convolution
+	runner  convRunner
 }
+
+// convRunner runs a convolution's per-thread work (tensor.ChunkRunner).
+type convRunner struct{ c *Conv2d }
+
+func (r *convRunner) RunChunk(lo, hi int) { r.c.runSlots(lo, hi) }
+
+// convPass is what a per-thread worker of a convolution computes.
+type convPass int
+
+const (
+	passForward convPass = iota
+	passBackward
+)
 
 // NewConv2d returns a convolution with a square k×k kernel, the same stride
 // and padding on both axes, and its own Workspace (models replace it with a
@@ -84,11 +113,25 @@ func (c *Conv2d) pointwise() bool {
 	return c.KH == 1 && c.KW == 1 && c.StrideH == 1 && c.StrideW == 1 && c.PadH == 0 && c.PadW == 0
 }
 
-// chunk returns how many examples one im2col chunk holds.
-func (c *Conv2d) chunk() int {
-	per := c.ho * c.wo * c.KH * c.KW * c.InC
-	return max(1, min(c.n, colsChunkFloats/per))
-}
+// convGroups is the number of example groups a convolution's batch is cut
+// into: the unit of work of a thread, and of the weight-gradient sum. Being
+// fixed, it makes that sum's order independent of the thread count.
+const convGroups = 16
+
+// blockFloats bounds a block's im2col rows (256 Ki floats = 1 MiB: a whole
+// 32×32 example of a 16-channel 3×3 convolution), so that they stay in the
+// core's caches between being written and multiplied, while each GEMM is
+// long enough (hundreds to thousands of rows) to run near the kernel's
+// speed; a GEMM of 448 rows ran at half the rate of one of 4096 here.
+var blockFloats = 1 << 18
+
+// geometry of the current batch: k = KH·KW·InC, groups, and the threads that
+// take them.
+func (c *Conv2d) k() int { return c.KH * c.KW * c.InC }
+
+func (c *Conv2d) groups() int { return min(convGroups, c.n) }
+
+func (c *Conv2d) slots() int { return max(1, min(tensor.Threads(), c.groups())) }
 
 // Forward implements Layer.
 func (c *Conv2d) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
@@ -102,26 +145,187 @@ func (c *Conv2d) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 		panic(fmt.Sprintf("nn: Conv2d %s: input %v smaller than the %dx%d kernel", c.Kernel.Name, x.Shape, c.KH, c.KW))
 	}
 	c.y = tensor.Ensure(c.y, c.n, c.ho, c.wo, c.OutC)
-	y, wk := c.y.Data, c.Kernel.Value
 	if c.pointwise() {
-		tensor.Gemm(false, false, c.n*c.h*c.w, c.OutC, c.InC, 1, x.Data, c.InC, wk, c.OutC, 0, y, c.OutC)
-		c.epilogue(y)
+		tensor.Gemm(false, false, c.n*c.h*c.w, c.OutC, c.InC, 1, x.Data, c.InC, c.Kernel.Value, c.OutC, 0, c.y.Data, c.OutC)
+		parallelFor(c.n, c.h*c.w*c.OutC, func(lo, hi int) {
+			per := c.h * c.w * c.OutC
+			c.epilogue(c.y.Data[lo*per : hi*per])
+		})
 		return c.y
 	}
-	k := c.KH * c.KW * c.InC
-	rowsPer := c.ho * c.wo
-	step := c.chunk()
-	for n0 := 0; n0 < c.n; n0 += step {
-		n1 := min(n0+step, c.n)
-		rows := (n1 - n0) * rowsPer
-		cols := c.Work.floats(rows * k)
-		c.im2col(x.Data, n0, n1, cols)
-		yc := y[n0*rowsPer*c.OutC : n1*rowsPer*c.OutC]
-		tensor.Gemm(false, false, rows, c.OutC, k, 1, cols, k, wk, c.OutC, 0, yc, c.OutC)
-		// The epilogue runs per chunk, while the chunk's output is in cache.
-		c.epilogue(yc)
-	}
+	c.pass = passForward
+	c.runPass()
 	return c.y
+}
+
+// runPass runs the current pass on the worker threads: slot s of S takes the
+// example groups [s·G/S, (s+1)·G/S), with its own scratch.
+func (c *Conv2d) runPass() {
+	slots, groups := c.slots(), c.groups()
+	fg := c.forwardGeom()
+	blockLen := fg.blockLen()
+	flipLen := 0
+	if c.pass == passBackward && !c.NoInputGrad && c.flippedGrad() {
+		gg := c.gradGeom()
+		blockLen = max(blockLen, gg.blockLen())
+		flipLen = c.k() * c.OutC
+	}
+	kc := c.k() * c.OutC
+	buf := c.Work.floats(slots*blockLen + groups*kc + flipLen)
+	c.scratch, c.dwParts = buf[:slots*blockLen], buf[slots*blockLen:slots*blockLen+groups*kc]
+	c.wFlip = buf[slots*blockLen+groups*kc:]
+	if flipLen > 0 {
+		c.flipKernel()
+	}
+	c.runner.c = c
+	tensor.ParallelRun(slots, &c.runner)
+}
+
+// flipKernel sets wFlip[(a, b, co), ci] = W[KH−1−a, KW−1−b, ci, co], the
+// [KH·KW·OutC, InC] matrix of the input-gradient convolution (gradGeom).
+func (c *Conv2d) flipKernel() {
+	kh, kw, ci, co := c.KH, c.KW, c.InC, c.OutC
+	w := c.Kernel.Value
+	for a := 0; a < kh; a++ {
+		for b := 0; b < kw; b++ {
+			src := w[((kh-1-a)*kw+(kw-1-b))*ci*co:]
+			dst := c.wFlip[(a*kw+b)*co*ci:]
+			for i := 0; i < ci; i++ {
+				for o := 0; o < co; o++ {
+					dst[o*ci+i] = src[i*co+o]
+				}
+			}
+		}
+	}
+}
+
+// runSlots does the work of slots [lo, hi).
+func (c *Conv2d) runSlots(lo, hi int) {
+	slots, groups := c.slots(), c.groups()
+	blockLen := len(c.scratch) / slots
+	kc := c.k() * c.OutC
+	for s := lo; s < hi; s++ {
+		cols := c.scratch[s*blockLen : (s+1)*blockLen]
+		for g := s * groups / slots; g < (s+1)*groups/slots; g++ {
+			n0, n1 := g*c.n/groups, (g+1)*c.n/groups
+			if c.pass == passForward {
+				c.forwardExamples(n0, n1, cols)
+			} else {
+				c.backwardExamples(n0, n1, cols, c.dwParts[g*kc:(g+1)*kc])
+			}
+		}
+	}
+}
+
+// forBlocks cuts examples [n0, n1) into blocks whose im2col rows (geometry
+// g) take at most blockFloats: several whole examples when one fits, else
+// bands of output rows of one example, of balanced heights. It calls
+// fn(n, count, oy0, oy1) for the examples [n, n+count), output rows
+// [oy0, oy1) of each.
+func forBlocks(g *convGeom, n0, n1 int, fn func(n, count, oy0, oy1 int)) {
+	per := g.ho * g.wo * g.kh * g.kw * g.c
+	if per <= blockFloats {
+		step := max(1, blockFloats/per)
+		for n := n0; n < n1; n += step {
+			fn(n, min(step, n1-n), 0, g.ho)
+		}
+		return
+	}
+	bands := (per + blockFloats - 1) / blockFloats
+	h := (g.ho + bands - 1) / bands
+	for n := n0; n < n1; n++ {
+		for oy0 := 0; oy0 < g.ho; oy0 += h {
+			fn(n, 1, oy0, min(oy0+h, g.ho))
+		}
+	}
+}
+
+// blockLen is the largest im2col block forBlocks makes for geometry g.
+func (g *convGeom) blockLen() int {
+	per := g.ho * g.wo * g.kh * g.kw * g.c
+	if per <= blockFloats {
+		return max(1, blockFloats/per) * per
+	}
+	bands := (per + blockFloats - 1) / blockFloats
+	return (g.ho + bands - 1) / bands * g.wo * g.kh * g.kw * g.c
+}
+
+// im2colBlock writes the im2col rows of a forBlocks block of images from
+// data (examples of h·w·c floats).
+func (g *convGeom) im2colBlock(data []float32, n, count, oy0, oy1 int, cols []float32) int {
+	per, rows := g.h*g.w*g.c, (oy1-oy0)*g.wo
+	k := g.kh * g.kw * g.c
+	for j := 0; j < count; j++ {
+		g.im2col(data[(n+j)*per:(n+j+1)*per], oy0, oy1, cols[j*rows*k:(j+1)*rows*k])
+	}
+	return count * rows
+}
+
+// forwardExamples computes the output of examples [n0, n1).
+func (c *Conv2d) forwardExamples(n0, n1 int, cols []float32) {
+	fg := c.forwardGeom()
+	k, oc := c.k(), c.OutC
+	forBlocks(&fg, n0, n1, func(n, count, oy0, oy1 int) {
+		rows := fg.im2colBlock(c.x.Data, n, count, oy0, oy1, cols)
+		off := (n*c.ho + oy0) * c.wo * oc
+		yb := c.y.Data[off : off+rows*oc]
+		tensor.Gemm(false, false, rows, oc, k, 1, cols[:rows*k], k, c.Kernel.Value, oc, 0, yb, oc)
+		c.epilogue(yb)
+	})
+}
+
+// backwardExamples adds the weight gradient of examples [n0, n1) into dwg
+// (which it starts) and computes their input gradient: for stride 1 as the
+// convolution of the output gradient with the flipped kernel (gradGeom),
+// which needs no col2im and multiplies over KH·KW·OutC instead of OutC;
+// otherwise as dcols = dY·Wᵀ scattered back by col2im.
+func (c *Conv2d) backwardExamples(n0, n1 int, cols, dwg []float32) {
+	fg := c.forwardGeom()
+	k, oc := c.k(), c.OutC
+	g := c.g.Data
+	per := c.h * c.w * c.InC
+	flipped := c.flippedGrad()
+	if !c.NoInputGrad {
+		dx := c.dx.Data[n0*per : n1*per]
+		if c.dxInit != nil {
+			copy(dx, c.dxInit[n0*per:n1*per])
+		} else if !flipped {
+			clear(dx)
+		}
+	}
+	beta := float32(0)
+	forBlocks(&fg, n0, n1, func(n, count, oy0, oy1 int) {
+		rows := fg.im2colBlock(c.x.Data, n, count, oy0, oy1, cols)
+		cb := cols[:rows*k]
+		off := (n*c.ho + oy0) * c.wo * oc
+		gb := g[off : off+rows*oc]
+		tensor.Gemm(true, false, k, oc, rows, 1, cb, k, gb, oc, beta, dwg, oc)
+		beta = 1
+		if c.NoInputGrad || flipped {
+			return
+		}
+		// The block's im2col rows are no longer needed: dcols overwrites
+		// them, and col2im adds them into each example's gradient.
+		tensor.Gemm(false, true, rows, k, oc, 1, gb, oc, c.Kernel.Value, oc, 0, cb, k)
+		per1 := (oy1 - oy0) * c.wo * k
+		for j := 0; j < count; j++ {
+			c.col2im(cb[j*per1:(j+1)*per1], oy0, oy1, c.dx.Data[(n+j)*per:(n+j+1)*per])
+		}
+	})
+	if c.NoInputGrad || !flipped {
+		return
+	}
+	gg := c.gradGeom()
+	kg := c.KH * c.KW * oc
+	dxBeta := float32(0)
+	if c.dxInit != nil {
+		dxBeta = 1
+	}
+	forBlocks(&gg, n0, n1, func(n, count, iy0, iy1 int) {
+		rows := gg.im2colBlock(g, n, count, iy0, iy1, cols)
+		off := (n*c.h + iy0) * c.w * c.InC
+		tensor.Gemm(false, false, rows, c.InC, kg, 1, cols[:rows*kg], kg, c.wFlip, c.InC, dxBeta, c.dx.Data[off:off+rows*c.InC], c.InC)
+	})
 }
 
 // epilogue adds the bias and applies the ReLU to rows of the output.
@@ -130,33 +334,30 @@ func (c *Conv2d) epilogue(y []float32) {
 		return
 	}
 	oc := c.OutC
-	var b []float32
-	if c.Bias != nil {
-		b = c.Bias.Value
-	}
-	rows := len(y) / oc
-	relu, hasBias := c.ReLU, c.Bias != nil
-	parallelFor(rows, oc, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := y[r*oc : (r+1)*oc]
-			switch {
-			case hasBias && relu:
-				b := b[:len(row)]
-				for j, v := range row {
-					row[j] = max(v+b[j], 0)
-				}
-			case hasBias:
-				b := b[:len(row)]
-				for j := range row {
-					row[j] += b[j]
-				}
-			default:
-				for j, v := range row {
-					row[j] = max(v, 0)
-				}
+	switch {
+	case c.Bias != nil && c.ReLU:
+		b := c.Bias.Value
+		for r := 0; r+oc <= len(y); r += oc {
+			row := y[r : r+oc]
+			b := b[:len(row)]
+			for j, v := range row {
+				row[j] = relu32(v + b[j])
 			}
 		}
-	})
+	case c.Bias != nil:
+		b := c.Bias.Value
+		for r := 0; r+oc <= len(y); r += oc {
+			row := y[r : r+oc]
+			b := b[:len(row)]
+			for j := range row {
+				row[j] += b[j]
+			}
+		}
+	default:
+		for j, v := range y {
+			y[j] = relu32(v)
+		}
+	}
 }
 
 // Backward implements Layer.
@@ -168,20 +369,21 @@ func (c *Conv2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 // input's shape) the input gradient is dxInit plus the convolution's own,
 // which fuses a residual block's gradient sum into col2im.
 func (c *Conv2d) backward(dy, dxInit *tensor.Tensor) *tensor.Tensor {
-	g := dy.Data
 	rowsAll := c.n * c.ho * c.wo
 	switch {
 	case c.ReLU && c.Bias != nil:
 		c.g = tensor.Ensure(c.g, dy.Shape...)
 		c.partial = maskedChannelSums(c.g.Data, dy.Data, c.y.Data, rowsAll, c.OutC, c.Bias.Grad, c.partial)
-		g = c.g.Data
 	case c.ReLU:
 		c.g = tensor.Ensure(c.g, dy.Shape...)
 		reluMask(c.g.Data, dy.Data, c.y.Data)
-		g = c.g.Data
 	case c.Bias != nil:
-		c.partial = channelSums(g, rowsAll, c.OutC, c.Bias.Grad, c.partial)
+		c.partial = channelSums(dy.Data, rowsAll, c.OutC, c.Bias.Grad, c.partial)
+		c.g = dy
+	default:
+		c.g = dy
 	}
+	g := c.g.Data
 	wk, dw := c.Kernel.Value, c.Kernel.Grad
 	if !c.NoInputGrad {
 		c.dx = tensor.Ensure(c.dx, c.x.Shape...)
@@ -199,48 +401,60 @@ func (c *Conv2d) backward(dy, dxInit *tensor.Tensor) *tensor.Tensor {
 		tensor.Gemm(false, true, rowsAll, c.InC, c.OutC, 1, g, c.OutC, wk, c.OutC, beta, c.dx.Data, c.InC)
 		return c.dx
 	}
-	k := c.KH * c.KW * c.InC
-	rowsPer := c.ho * c.wo
-	step := c.chunk()
-	for n0 := 0; n0 < c.n; n0 += step {
-		n1 := min(n0+step, c.n)
-		rows := (n1 - n0) * rowsPer
-		cols := c.Work.floats(rows * k)
-		c.im2col(c.x.Data, n0, n1, cols)
-		gc := g[n0*rowsPer*c.OutC : n1*rowsPer*c.OutC]
-		// Chunks add into dW in a fixed order: deterministic.
-		beta := float32(1)
-		if n0 == 0 {
-			beta = 0
-		}
-		tensor.Gemm(true, false, k, c.OutC, rows, 1, cols, k, gc, c.OutC, beta, dw, c.OutC)
-		if c.NoInputGrad {
-			continue
-		}
-		// The im2col matrix is no longer needed: dcols overwrites it.
-		tensor.Gemm(false, true, rows, k, c.OutC, 1, gc, c.OutC, wk, c.OutC, 0, cols, k)
-		var init []float32
-		if dxInit != nil {
-			init = dxInit.Data
-		}
-		c.col2im(cols, n0, n1, c.dx.Data, init)
+	c.pass, c.dxInit = passBackward, nil
+	if dxInit != nil {
+		c.dxInit = dxInit.Data
 	}
+	c.runPass()
+	c.dxInit = nil
+	// dW = Σ over groups, in group order.
+	groups, kc, part := c.groups(), c.k()*c.OutC, c.dwParts
+	parallelFor(kc, groups, func(lo, hi int) {
+		copy(dw[lo:hi], part[lo:hi])
+		for gi := 1; gi < groups; gi++ {
+			addTo(dw[lo:hi], part[gi*kc+lo:gi*kc+hi])
+		}
+	})
 	if c.NoInputGrad {
 		return nil
 	}
 	return c.dx
 }
 
-// copySmall copies src to dst (same length); runs of a few floats are copied
-// inline because a memmove call costs more than the copy.
-func copySmall(dst, src []float32) {
-	if len(src) > 8 {
-		copy(dst, src)
+// copyRows copies n segments of l floats, segment i from src[i·ss:] to
+// dst[i·ds:].
+func copyRows(dst []float32, ds int, src []float32, ss int, n, l int) {
+	if l > 12 {
+		for i := 0; i < n; i++ {
+			copy(dst[i*ds:i*ds+l], src[i*ss:i*ss+l])
+		}
 		return
 	}
-	dst = dst[:len(src)]
-	for i, v := range src {
-		dst[i] = v
+	for i := 0; i < n; i++ {
+		d, s := dst[i*ds:i*ds+l], src[i*ss:i*ss+l]
+		d = d[:len(s)]
+		for j, v := range s {
+			d[j] = v
+		}
+	}
+}
+
+// clearRows zeroes n segments of l floats at stride ds.
+func clearRows(dst []float32, ds int, n, l int) {
+	for i := 0; i < n; i++ {
+		clear(dst[i*ds : i*ds+l])
+	}
+}
+
+// addRows adds n segments of l floats, segment i from src[i·ss:] into
+// dst[i·ds:].
+func addRows(dst []float32, ds int, src []float32, ss int, n, l int) {
+	for i := 0; i < n; i++ {
+		d, s := dst[i*ds:i*ds+l], src[i*ss:i*ss+l]
+		d = d[:len(s)]
+		for j, v := range s {
+			d[j] += v
+		}
 	}
 }
 
@@ -252,95 +466,116 @@ func addTo(dst, src []float32) {
 	}
 }
 
-// im2col writes the rows of examples [n0, n1) of the im2col matrix: row
-// ((n−n0)·Ho + oy)·Wo + ox holds the input window of output pixel (oy, ox) in
-// (ky, kx, c) order, zeros where the window leaves the image. Within a kernel
-// row the window is contiguous in NHWC, so interior windows copy KW·C floats
-// at a time.
-func (c *Conv2d) im2col(x []float32, n0, n1 int, cols []float32) {
-	h, w, ci := c.h, c.w, c.InC
-	ho, wo, kh, kw := c.ho, c.wo, c.KH, c.KW
-	sh, sw, ph, pw := c.StrideH, c.StrideW, c.PadH, c.PadW
-	k := kh * kw * ci
-	seglen := kw * ci
-	parallelFor((n1-n0)*ho, wo*k, func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			n, oy := n0+t/ho, t%ho
-			img := x[n*h*w*ci : (n+1)*h*w*ci]
-			dstRow := cols[t*wo*k : (t+1)*wo*k]
-			for ky := 0; ky < kh; ky++ {
-				iy := oy*sh - ph + ky
-				if iy < 0 || iy >= h {
-					for ox := 0; ox < wo; ox++ {
-						clear(dstRow[ox*k+ky*seglen : ox*k+(ky+1)*seglen])
-					}
-					continue
-				}
-				src := img[iy*w*ci : (iy+1)*w*ci]
-				for ox := 0; ox < wo; ox++ {
-					seg := dstRow[ox*k+ky*seglen : ox*k+(ky+1)*seglen]
-					ix0 := ox*sw - pw
-					if ix0 >= 0 && ix0+kw <= w {
-						copySmall(seg, src[ix0*ci:(ix0+kw)*ci])
-						continue
-					}
-					for kx := 0; kx < kw; kx++ {
-						d := seg[kx*ci : (kx+1)*ci]
-						if ix := ix0 + kx; ix < 0 || ix >= w {
-							clear(d)
-						} else {
-							copySmall(d, src[ix*ci:(ix+1)*ci])
-						}
-					}
-				}
-			}
-		}
-	})
+// convGeom is the geometry of one im2col: an h×w×c image, a kh×kw window
+// moved by (sh, sw) with (ph, pw) zero padding, giving ho×wo windows.
+type convGeom struct {
+	h, w, c, kh, kw, sh, sw, ph, pw, ho, wo int
 }
 
-// col2im writes the input gradient of examples [n0, n1) from dcols (laid out
-// like im2col's matrix): each input pixel receives the sum of the dcols
-// entries that im2col copied from it. Work is split by input row, each
-// summing its contributions in a fixed (ky, ox, kx) order, so there are no
-// write races and the result is deterministic. When init is not nil, the
-// sums start from init instead of zero.
-func (c *Conv2d) col2im(dcols []float32, n0, n1 int, dx, init []float32) {
-	h, w, ci := c.h, c.w, c.InC
-	ho, wo, kh, kw := c.ho, c.wo, c.KH, c.KW
-	sh, sw, ph, pw := c.StrideH, c.StrideW, c.PadH, c.PadW
+// forwardGeom is the im2col geometry of the forward pass.
+func (c *Conv2d) forwardGeom() convGeom {
+	return convGeom{c.h, c.w, c.InC, c.KH, c.KW, c.StrideH, c.StrideW, c.PadH, c.PadW, c.ho, c.wo}
+}
+
+// flippedGrad reports whether the input gradient is computed as a
+// convolution of the output gradient with the flipped kernel (see
+// backwardExamples): for stride 1 and padding below the kernel size.
+func (c *Conv2d) flippedGrad() bool {
+	return c.StrideH == 1 && c.StrideW == 1 && c.PadH < c.KH && c.PadW < c.KW
+}
+
+// gradGeom is the im2col geometry over the output gradient (ho×wo×OutC)
+// whose windows, multiplied by the flipped kernel, give the input gradient:
+// for stride 1, dx[iy, ix, ci] = Σ dy[iy + ph − ky, ix + pw − kx, co]·
+// W[ky, kx, ci, co], a convolution of dy padded by kh−1−ph with the kernel
+// flipped in both spatial axes and its channel axes swapped.
+func (c *Conv2d) gradGeom() convGeom {
+	return convGeom{c.ho, c.wo, c.OutC, c.KH, c.KW, 1, 1, c.KH - 1 - c.PadH, c.KW - 1 - c.PadW, c.h, c.w}
+}
+
+// interior returns the output columns [lo, hi) whose kernel columns
+// kx0 ≤ kx < kx1 all fall inside the image: ox·sw − pw + kx0 ≥ 0 and
+// ox·sw − pw + kx1 ≤ w.
+func (g *convGeom) interior(kx0, kx1 int) (lo, hi int) {
+	lo = max(0, (g.pw-kx0+g.sw-1)/g.sw)
+	hi = min(g.wo, (g.w+g.pw-kx1)/g.sw+1)
+	if g.w+g.pw-kx1 < 0 {
+		hi = 0
+	}
+	return lo, max(lo, hi)
+}
+
+// im2col writes the im2col rows of output rows [oy0, oy1) of image img:
+// row (oy−oy0)·wo + ox holds the window of output pixel (oy, ox) in
+// (ky, kx, c) order, zeros where the window leaves the image. A kernel row
+// of an interior window is contiguous in NHWC (kw·c floats), so whole runs
+// of output columns are copied at once.
+func (g *convGeom) im2col(img []float32, oy0, oy1 int, cols []float32) {
+	h, w, ci := g.h, g.w, g.c
+	wo, kh, kw := g.wo, g.kh, g.kw
+	sh, sw, ph, pw := g.sh, g.sw, g.ph, g.pw
 	k := kh * kw * ci
 	seglen := kw * ci
-	rowLen := w * ci
-	parallelFor((n1-n0)*h, rowLen*kh, func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			n, iy := n0+t/h, t%h
-			off := (n*h + iy) * rowLen
-			drow := dx[off : off+rowLen]
-			if init != nil {
-				copy(drow, init[off:off+rowLen])
-			} else {
-				clear(drow)
+	lo, hi := g.interior(0, kw)
+	for oy := oy0; oy < oy1; oy++ {
+		dstRow := cols[(oy-oy0)*wo*k : (oy-oy0+1)*wo*k]
+		for ky := 0; ky < kh; ky++ {
+			iy := oy*sh - ph + ky
+			if iy < 0 || iy >= h {
+				clearRows(dstRow[ky*seglen:], k, wo, seglen)
+				continue
 			}
-			for ky := 0; ky < kh; ky++ {
-				ty := iy + ph - ky
-				if ty < 0 || ty%sh != 0 || ty/sh >= ho {
+			src := img[iy*w*ci : (iy+1)*w*ci]
+			if hi > lo {
+				copyRows(dstRow[lo*k+ky*seglen:], k, src[(lo*sw-pw)*ci:], sw*ci, hi-lo, seglen)
+			}
+			for ox := 0; ox < wo; ox++ {
+				if ox == lo && hi > lo {
+					ox = hi - 1
 					continue
 				}
-				base := ((n-n0)*ho + ty/sh) * wo * k
-				for ox := 0; ox < wo; ox++ {
-					src := dcols[base+ox*k+ky*seglen : base+ox*k+(ky+1)*seglen]
-					ix0 := ox*sw - pw
-					if ix0 >= 0 && ix0+kw <= w {
-						addTo(drow[ix0*ci:(ix0+kw)*ci], src)
-						continue
-					}
-					for kx := 0; kx < kw; kx++ {
-						if ix := ix0 + kx; ix >= 0 && ix < w {
-							addTo(drow[ix*ci:(ix+1)*ci], src[kx*ci:(kx+1)*ci])
-						}
+				seg := dstRow[ox*k+ky*seglen : ox*k+(ky+1)*seglen]
+				ix0 := ox*sw - pw
+				for kx := 0; kx < kw; kx++ {
+					d := seg[kx*ci : (kx+1)*ci]
+					if ix := ix0 + kx; ix < 0 || ix >= w {
+						clear(d)
+					} else {
+						copy(d, src[ix*ci:(ix+1)*ci])
 					}
 				}
 			}
 		}
-	})
+	}
+}
+
+// col2im adds the dcols rows of output rows [oy0, oy1) of one example
+// (laid out like im2col's) into that example's input gradient dxn: each
+// input pixel receives the entries that im2col copied from it. One pass per
+// kernel offset (ky, kx) over a run of output columns touches distinct
+// input pixels, so no sum waits on the one before; the order of the
+// additions is fixed.
+func (c *Conv2d) col2im(dcols []float32, oy0, oy1 int, dxn []float32) {
+	g := c.forwardGeom()
+	h, w, ci := c.h, c.w, c.InC
+	wo, kh, kw := c.wo, c.KH, c.KW
+	sh, sw, ph, pw := c.StrideH, c.StrideW, c.PadH, c.PadW
+	k := kh * kw * ci
+	for oy := oy0; oy < oy1; oy++ {
+		srcRow := dcols[(oy-oy0)*wo*k : (oy-oy0+1)*wo*k]
+		for ky := 0; ky < kh; ky++ {
+			iy := oy*sh - ph + ky
+			if iy < 0 || iy >= h {
+				continue
+			}
+			drow := dxn[iy*w*ci : (iy+1)*w*ci]
+			for kx := 0; kx < kw; kx++ {
+				lo, hi := g.interior(kx, kx+1)
+				if hi > lo {
+					off := (ky*kw + kx) * ci
+					addRows(drow[(lo*sw-pw+kx)*ci:], sw*ci, srcRow[lo*k+off:], k, hi-lo, ci)
+				}
+			}
+		}
+	}
 }

@@ -124,11 +124,11 @@ func TestConv2dForwardMatchesReference(t *testing.T) {
 	}
 }
 
-// withChunk runs f with the im2col chunk bound set to n floats.
+// withChunk runs f with the im2col block bound set to n floats.
 func withChunk(n int, f func()) {
-	old := colsChunkFloats
-	colsChunkFloats = n
-	defer func() { colsChunkFloats = old }()
+	old := blockFloats
+	blockFloats = n
+	defer func() { blockFloats = old }()
 	f()
 }
 
@@ -144,8 +144,8 @@ func TestConv2dChunkingDoesNotChangeResults(t *testing.T) {
 	}
 	y1, dx1, dw1 := run()
 	var y2, dx2, dw2 []float32
-	// One example's im2col matrix is 3·3·27 floats: force 2-example chunks.
-	withChunk(2*3*3*27, func() { y2, dx2, dw2 = run() })
+	// One output row's im2col rows are 3·27 floats: force 1-row blocks.
+	withChunk(3*27, func() { y2, dx2, dw2 = run() })
 	assertClose(t, "y", y2, to64(y1), 1e-6)
 	assertClose(t, "dx", dx2, to64(dx1), 1e-6)
 	assertClose(t, "dW", dw2, to64(dw1), 1e-5)
@@ -163,7 +163,14 @@ func TestConv2dGradients(t *testing.T) {
 		{5, 4, 3, 2, 1, 1, 1, 1, 0, 0, true, false, 0},
 		{5, 5, 3, 2, 1, 1, 2, 2, 0, 0, false, false, 0},
 		{7, 7, 2, 2, 5, 5, 2, 2, 2, 2, false, false, 0},
-		{5, 4, 2, 3, 3, 3, 1, 1, 1, 1, true, false, 60}, // one example per chunk
+		{5, 4, 2, 3, 3, 3, 1, 1, 1, 1, true, false, 60}, // one output row per block
+		// Stride 1 computes the input gradient with the flipped kernel:
+		// rectangular, unpadded and wide kernels.
+		{5, 6, 2, 3, 3, 2, 1, 1, 1, 0, false, false, 0},
+		{6, 5, 3, 2, 3, 3, 1, 1, 0, 0, true, false, 0},
+		{6, 6, 2, 2, 5, 5, 1, 1, 2, 2, false, false, 0},
+		{6, 6, 2, 2, 5, 5, 1, 1, 2, 2, false, false, 50},
+		{5, 5, 2, 2, 3, 3, 1, 1, 3, 3, false, false, 0}, // padding ≥ kernel: col2im path
 	}
 	for _, tc := range cases {
 		f := func() {
@@ -443,4 +450,61 @@ func TestFlatten(t *testing.T) {
 		t.Fatalf("flatten: shape %v or copied data", y.Shape)
 	}
 	defaultCheck().run(t, f, x)
+}
+
+// The assembly BatchNorm passes agree with the Go ones (up to the rounding
+// of fused multiply-adds) on every variant, odd row counts included.
+func TestBatchNormPassesAsmMatchesGo(t *testing.T) {
+	if !useBNAsm {
+		t.Skip("no assembly BatchNorm passes on this machine")
+	}
+	defer func() { useBNAsm = true }()
+	for _, c := range []int{8, 16, 24, 64} {
+		rows := 37
+		n := rows * c
+		x, dy, res := randTensor(1, n).Data, randTensor(2, n).Data, randTensor(3, n).Data
+		y := relu64(to64(randTensor(4, n).Data))
+		ys := make([]float32, n)
+		for i, v := range y {
+			ys[i] = float32(v)
+		}
+		vec := func(seed uint64) []float32 { return randTensor(seed, c).Data }
+		scale, shift, mu, ca, cb, cc := vec(5), vec(6), vec(7), vec(8), vec(9), vec(10)
+		run := func(asm bool) [][]float32 {
+			useBNAsm = asm
+			var out [][]float32
+			for _, relu := range []bool{false, true} {
+				for _, r := range [][]float32{nil, res} {
+					o := make([]float32, n)
+					bnApply(x, r, o, scale, shift, relu)
+					out = append(out, o)
+				}
+			}
+			s, q := vec(13), vec(14)
+			bnSums(x, mu, s, q)
+			out = append(out, s, q)
+			for _, mask := range [][]float32{nil, ys} {
+				for _, withG := range []bool{false, true} {
+					sg, sx := vec(11), vec(12)
+					var g []float32
+					if withG {
+						g = make([]float32, n)
+					}
+					bnGradSums(dy, mask, x, g, mu, sg, sx)
+					out = append(out, sg, sx)
+					if withG {
+						out = append(out, g)
+					}
+				}
+				o := make([]float32, n)
+				bnGradApply(dy, mask, x, o, mu, ca, cb, cc)
+				out = append(out, o)
+			}
+			return out
+		}
+		a, g := run(true), run(false)
+		for i := range a {
+			assertClose(t, name("c=%d output %d", c, i), a[i], to64(g[i]), 1e-5)
+		}
+	}
 }

@@ -58,19 +58,29 @@ func (p *MaxPool) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 				x0, x1 := max(ox*s-pad, 0), min(ox*s-pad+k, w)
 				out := (t*wo + ox) * c
 				yr, ar := ys[out:out+c], am[out:out+c]
-				for j := range yr {
-					yr[j] = float32(math.Inf(-1))
+				// Compare order keys (integers, so the selection compiles
+				// to conditional moves rather than unpredictable branches).
+				first := (y0*w + x0) * c
+				for j := range ar {
+					ar[j] = int32(first + j)
+					yr[j] = img[first+j]
 				}
 				for iy := y0; iy < y1; iy++ {
 					for ix := x0; ix < x1; ix++ {
 						base := (iy*w + ix) * c
+						if base == first {
+							continue
+						}
 						src := img[base : base+c]
 						yr, ar := yr[:len(src)], ar[:len(src)]
 						for j, v := range src {
-							if v > yr[j] {
-								yr[j] = v
-								ar[j] = int32(base + j)
+							cand, best := orderKey(v), orderKey(yr[j])
+							idx := ar[j]
+							if cand > best {
+								idx = int32(base + j)
 							}
+							ar[j] = idx
+							yr[j] = max(yr[j], v)
 						}
 					}
 				}
@@ -78,6 +88,13 @@ func (p *MaxPool) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 		}
 	})
 	return p.y
+}
+
+// orderKey maps a float32 to an int32 with the same order (for non-NaN
+// values): negative floats have their magnitude bits flipped.
+func orderKey(v float32) int32 {
+	b := int32(math.Float32bits(v))
+	return b ^ int32(uint32(b>>31)>>1)
 }
 
 // Backward implements Layer.

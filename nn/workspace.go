@@ -3,11 +3,11 @@ package nn
 import "github.com/losslab/losslab/tensor"
 
 // Workspace is scratch memory shared by the convolutions of one model. A
-// convolution needs its im2col matrix only inside one Forward or Backward
-// call (Backward recomputes it rather than keeping it), so one buffer sized
-// for the largest layer serves them all: training resnet20 at batch 128 would
-// otherwise keep ~0.4 GB of im2col matrices alive. The layers sharing a
-// Workspace must not run concurrently (a model's layers never do).
+// convolution needs its im2col blocks and per-group weight gradients only
+// inside one Forward or Backward call (Backward rebuilds the blocks rather
+// than keeping them), so one buffer sized for the largest layer serves them
+// all. The layers sharing a Workspace must not run concurrently (a model's
+// layers never do).
 type Workspace struct {
 	buf []float32
 }
@@ -23,13 +23,6 @@ func (w *Workspace) floats(n int) []float32 {
 
 // Size reports the number of float32 elements the workspace holds.
 func (w *Workspace) Size() int { return cap(w.buf) }
-
-// colsChunkFloats bounds the im2col matrix of one convolution chunk. A
-// convolution processes its batch in chunks of whole examples whose im2col
-// matrix fits this size (at least one example per chunk), which bounds the
-// memory for large images and keeps the matrix in the shared L3 cache between
-// being written by im2col and read by the GEMM. 4 Mi floats is 16 MiB.
-var colsChunkFloats = 1 << 22
 
 // minParallel is the amount of elementwise work (in float32 elements) below
 // which spreading a loop over threads costs more than it saves.
@@ -119,10 +112,7 @@ func maskedChannelSums(g, dy, y []float32, rows, c int, sums []float32, partial 
 				dr, yr := dy[r*c:(r+1)*c], y[r*c:(r+1)*c]
 				acc, dr, yr := acc[:len(gr)], dr[:len(gr)], yr[:len(gr)]
 				for j := range gr {
-					v := float32(0)
-					if yr[j] > 0 {
-						v = dr[j]
-					}
+					v := passIfPositive(dr[j], yr[j])
 					gr[j] = v
 					acc[j] += float64(v)
 				}

@@ -1,206 +1,229 @@
-// Package study runs a study: every objective × seed of a spec trained by
-// the train package into one study folder, then a summary table. It is the
-// seed of the full planner (units, analyses, executors, report) and already
-// keeps its two promises: unit ids are content-addressed from the resolved
-// training config, and a finished unit is never redone or overwritten.
+// Package study runs a whole study: a spec (spec.go) becomes a plan of
+// content-addressed units (plan.go) — train, evaluate, extract features,
+// transfer probes, corruption robustness, CKA, predictions — each run into
+// its own folder of a store and marked done by a DONE.json written last
+// (units.go). Re-running a study skips finished units and resumes
+// unfinished ones, and two studies sharing a store share their units. The
+// local executor (Run) runs units one at a time on all cores; the Slurm
+// executor (slurm.go) submits the training units as a job array. Every run
+// ends by gathering results.csv and analyses.json and writing the report
+// (package report).
+//
+// A study folder holds:
+//
+//	plan.json       the plan last run (units with resolved configs)
+//	units/ID/       each unit's outputs and DONE.json (unless --store is elsewhere)
+//	results.csv     every metric, long format (report.Row)
+//	analyses.json   CKA, disagreement, reliability, notes (report.Analyses)
+//	report.md, report.html, figures/
 package study
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/losslab/losslab/objective"
+	"github.com/losslab/losslab/report"
 	"github.com/losslab/losslab/train"
 )
 
-// Objective is one objective of a study with its hyperparameter overrides.
-type Objective struct {
-	Name   string             `json:"name"`
-	Params map[string]float64 `json:"params,omitempty"`
+// PlanFile is the plan stored in a study folder.
+const PlanFile = "plan.json"
+
+// Options control a study run.
+type Options struct {
+	// Dir is the study folder.
+	Dir string
+	// StoreDir is the units' store; "" means Dir/units.
+	StoreDir string
+	// Log receives the progress display; nil discards it.
+	Log io.Writer
+	// NoReport skips gathering results and writing the report.
+	NoReport bool
 }
 
-// Spec is a study: the base training config, and the objectives and seeds
-// to cross with it.
-type Spec struct {
-	Name       string       `json:"name"`
-	Base       train.Config `json:"base"`
-	Objectives []Objective  `json:"objectives"`
-	Seeds      []uint64     `json:"seeds"`
-}
-
-// Default is the built-in study: mnist-cnn on the embedded MNIST, trained
-// with each of the nine objectives at their default hyperparameters, two
-// seeds each. It needs no network.
-func Default() Spec {
-	base := train.DefaultConfig("mnist", "mnist-cnn")
-	base.Epochs = 2
-	var objs []Objective
-	for _, n := range objective.Names() {
-		objs = append(objs, Objective{Name: n})
+func (o Options) store() Store {
+	if o.StoreDir != "" {
+		return Store{Dir: o.StoreDir}
 	}
-	return Spec{Name: "default", Base: base, Objectives: objs, Seeds: []uint64{1, 2}}
+	return Store{Dir: filepath.Join(o.Dir, "units")}
 }
 
-// Quick shrinks s to a few minutes with the same shape: one epoch on the
-// first 6,000 training and 2,000 test examples, and one seed.
-func (s Spec) Quick() Spec {
-	s.Name += "-quick"
-	s.Base.Epochs = 1
-	s.Base.WarmupEpochs = min(s.Base.WarmupEpochs, 0.5)
-	s.Base.TrainLimit, s.Base.TestLimit = 6000, 2000
-	s.Seeds = s.Seeds[:1]
-	return s
-}
-
-// Unit is one training run of a study.
-type Unit struct {
-	ID     string // content address of the resolved config
-	Config train.Config
-}
-
-// Units lists the study's training runs, objectives in spec order then
-// seeds, each config validated.
-func (s Spec) Units() ([]Unit, error) {
-	if len(s.Objectives) == 0 || len(s.Seeds) == 0 {
-		return nil, fmt.Errorf("study %s: needs at least one objective and one seed", s.Name)
+func (o Options) log() io.Writer {
+	if o.Log == nil {
+		return io.Discard
 	}
-	var us []Unit
-	for _, o := range s.Objectives {
-		for _, seed := range s.Seeds {
-			c := s.Base
-			c.Objective, c.ObjectiveParams, c.Seed = o.Name, o.Params, seed
-			c = c.Resolved()
-			if err := c.Validate(); err != nil {
-				return nil, fmt.Errorf("study %s, objective %s, seed %d: %w", s.Name, o.Name, seed, err)
-			}
-			us = append(us, Unit{ID: unitID(c), Config: c})
+	return o.Log
+}
+
+// SavePlan writes p to DIR/plan.json.
+func SavePlan(dir string, p *Plan) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return writeJSONAtomic(filepath.Join(dir, PlanFile), p)
+}
+
+// LoadPlan reads DIR/plan.json and registers its datasets.
+func LoadPlan(dir string) (*Plan, error) {
+	var p Plan
+	if err := readJSON(filepath.Join(dir, PlanFile), &p); err != nil {
+		return nil, err
+	}
+	if err := registerHoldout(p.Spec.Dataset, p.Spec.holdout()); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Run plans s, saves the plan in o.Dir, runs every unfinished unit in
+// order and writes the results and the report. Cancelling ctx stops after
+// saving the running unit's state (training checkpoints); running Run
+// again continues.
+func Run(ctx context.Context, s Spec, o Options) (*Plan, error) {
+	p, err := NewPlan(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := SavePlan(o.Dir, p); err != nil {
+		return nil, err
+	}
+	return p, RunPlan(ctx, p, o)
+}
+
+// RunPlan runs p's unfinished units one at a time, in order (a unit's
+// dependencies come before it), each with all the cores, then gathers the
+// results and writes the report.
+func RunPlan(ctx context.Context, p *Plan, o Options) error {
+	st := o.store()
+	if err := os.MkdirAll(st.Dir, 0o755); err != nil {
+		return err
+	}
+	pr := newProgress(o.log(), p, st)
+	// A failed unit (a diverged training run, say) does not stop the
+	// study: units that need it are skipped, the rest run, and the report
+	// lists what is missing. Cancellation stops at once.
+	var failed []string
+	bad := map[string]bool{}
+	for i := range p.Units {
+		u := &p.Units[i]
+		if st.Done(u.ID) {
+			continue
 		}
-	}
-	return us, nil
-}
-
-// unitID hashes the config's JSON (keys in struct order, maps sorted), so the
-// same run gets the same folder in every study that contains it.
-func unitID(c train.Config) string {
-	b, err := json.Marshal(c)
-	if err != nil {
-		panic(err)
-	}
-	h := sha256.Sum256(b)
-	return "train-" + strings.ReplaceAll(c.Objective, "+", "_") + "-" + hex.EncodeToString(h[:6])
-}
-
-// Row is one unit's result.
-type Row struct {
-	Unit   Unit
-	Result *train.Result
-}
-
-// Run trains every unit of s under dir/runs (resuming or skipping finished
-// ones) and writes dir/results.csv and dir/report.md. log receives one line
-// per unit and the units' progress.
-func Run(ctx context.Context, s Spec, dir string, log io.Writer) ([]Row, error) {
-	units, err := s.Units()
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "runs"), 0o755); err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	var rows []Row
-	for i, u := range units {
-		fmt.Fprintf(log, "[%d/%d] %s seed %d (%s)\n", i+1, len(units), u.Config.Objective, u.Config.Seed, u.ID)
-		res, err := train.Run(ctx, u.Config, filepath.Join(dir, "runs", u.ID), train.NewTerminalProgress(log))
+		if slices.ContainsFunc(u.Deps, func(d string) bool { return bad[d] }) {
+			bad[u.ID] = true
+			continue
+		}
+		pr.start(u)
+		err := st.RunUnit(ctx, p, u, pr)
+		pr.finish(u, err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if err != nil {
-			return rows, fmt.Errorf("unit %s: %w", u.ID, err)
-		}
-		rows = append(rows, Row{u, res})
-		if done := i + 1; done < len(units) {
-			eta := time.Since(start) / time.Duration(done) * time.Duration(len(units)-done)
-			fmt.Fprintf(log, "  test accuracy %.4f; %d/%d units done, about %s left\n", res.TestAccuracy, done, len(units), eta.Round(time.Second))
+			fmt.Fprintf(o.log(), "  failed: %v\n", err)
+			failed = append(failed, err.Error())
+			bad[u.ID] = true
 		}
 	}
-	if err := writeResults(dir, rows); err != nil {
-		return rows, err
+	if !o.NoReport {
+		if err := Gather(p, o); err != nil {
+			return err
+		}
 	}
-	return rows, writeReport(dir, s, rows)
+	if len(failed) > 0 {
+		return fmt.Errorf("%d unit(s) failed (units that need them were skipped; the report shows the rest):\n  %s", len(failed), strings.Join(failed, "\n  "))
+	}
+	return nil
 }
 
-func writeResults(dir string, rows []Row) error {
+// Gather writes results.csv and analyses.json from p's finished units and
+// then the report. Unfinished units are left out (their rows missing).
+func Gather(p *Plan, o Options) error {
+	st := o.store()
+	var rows []report.Row
+	an := report.Analyses{Study: p.Study, Notes: slices.Clone(p.Notes), Reference: "softmax", TauKey: "tau"}
+	base, _ := p.Spec.baseConfig()
+	an.Description = fmt.Sprintf("%s pretrained on %s (%s examples held out for temperature scaling), %d epochs, batch %d, lr %g (%s), seeds %v",
+		p.Spec.Model, p.Spec.Dataset, fmt.Sprint(p.Spec.holdout()), base.Epochs, base.BatchSize, base.LR, base.Schedule, p.Spec.Seeds)
+	if base.TrainLimit > 0 {
+		an.Description += fmt.Sprintf(", first %d training examples", base.TrainLimit)
+	}
+	if base.TestLimit > 0 {
+		an.Description += fmt.Sprintf(", first %d test examples", base.TestLimit)
+	}
+	missing := 0
+	for _, u := range p.Units {
+		m, err := st.Marker(u.ID)
+		if err != nil {
+			missing++
+			continue
+		}
+		if u.Kind == KindTrain {
+			an.Models = append(an.Models, report.Model{Unit: u.ID, Objective: u.Objective, Hyper: u.Hyper, Seed: u.Seed})
+		}
+		for _, mt := range m.Metrics {
+			rows = append(rows, report.Row{Study: p.Study, Unit: u.ID, Objective: u.Objective, Hyper: u.Hyper, Seed: u.Seed, Metric: mt.Name, Value: mt.Value})
+		}
+		dir := st.UnitDir(u.ID)
+		switch u.Kind {
+		case KindEvaluate:
+			var rel report.Reliability
+			if err := readJSON(filepath.Join(dir, "reliability.json"), &rel); err != nil {
+				return err
+			}
+			rel.Model = modelOf(p, u.ID)
+			an.Reliability = append(an.Reliability, rel)
+		case KindCKA:
+			var c report.CKAResult
+			if err := readJSON(filepath.Join(dir, "cka.json"), &c); err != nil {
+				return err
+			}
+			an.CKA = &c
+		case KindPredictions:
+			var pr report.Predictions
+			if err := readJSON(filepath.Join(dir, "predictions.json"), &pr); err != nil {
+				return err
+			}
+			an.Predictions = &pr
+		}
+	}
+	if missing > 0 {
+		an.Notes = append(an.Notes, fmt.Sprintf("%d of %d units are not finished; their results are missing", missing, len(p.Units)))
+	}
 	var b strings.Builder
-	b.WriteString("unit,objective,seed,metric,value\n")
-	for _, r := range rows {
-		for _, m := range []struct {
-			name string
-			v    float64
-		}{{"test_accuracy", r.Result.TestAccuracy}, {"test_loss", r.Result.TestLoss}} {
-			fmt.Fprintf(&b, "%s,%s,%d,%s,%.17g\n", r.Unit.ID, r.Unit.Config.Objective, r.Unit.Config.Seed, m.name, m.v)
-		}
+	if err := report.WriteResults(&b, rows); err != nil {
+		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "results.csv"), []byte(b.String()))
-}
-
-// meanSEM returns the mean and the standard error of the mean (sample
-// standard deviation / √n; 0 for a single value).
-func meanSEM(xs []float64) (mean, sem float64) {
-	for _, x := range xs {
-		mean += x
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return err
 	}
-	mean /= float64(len(xs))
-	if len(xs) < 2 {
-		return mean, 0
+	if err := writeFileAtomic(filepath.Join(o.Dir, report.ResultsFile), []byte(b.String())); err != nil {
+		return err
 	}
-	var ss float64
-	for _, x := range xs {
-		ss += (x - mean) * (x - mean)
+	if err := writeJSONAtomic(filepath.Join(o.Dir, report.AnalysesFile), an); err != nil {
+		return err
 	}
-	return mean, math.Sqrt(ss/float64(len(xs)-1)) / math.Sqrt(float64(len(xs)))
-}
-
-func writeReport(dir string, s Spec, rows []Row) error {
-	acc := map[string][]float64{}
-	loss := map[string][]float64{}
-	var order []string
-	for _, r := range rows {
-		o := r.Unit.Config.Objective
-		if _, ok := acc[o]; !ok {
-			order = append(order, o)
-		}
-		acc[o] = append(acc[o], r.Result.TestAccuracy)
-		loss[o] = append(loss[o], r.Result.TestLoss)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Study %s\n\n%s on %s, %d epochs, seeds %v.\n\n", s.Name, s.Base.Model, s.Base.Dataset, s.Base.Epochs, s.Seeds)
-	b.WriteString("| objective | test top-1 (%) | test loss | seeds |\n|---|---|---|---|\n")
-	sort.SliceStable(order, func(i, j int) bool { return order[i] < order[j] })
-	for _, o := range order {
-		ma, sa := meanSEM(acc[o])
-		ml, sl := meanSEM(loss[o])
-		fmt.Fprintf(&b, "| %s | %.2f ± %.2f | %.4f ± %.4f | %d |\n", o, 100*ma, 100*sa, ml, sl, len(acc[o]))
-	}
-	b.WriteString("\nMean ± standard error of the mean over seeds. The test loss is each run's own objective, so it is not comparable across objectives.\n")
-	return writeFileAtomic(filepath.Join(dir, "report.md"), []byte(b.String()))
+	return report.Generate(o.Dir)
 }
 
 // writeFileAtomic writes data to path through a temporary file in the same
-// folder and a rename, so readers never see a partial file.
+// folder, fsync and a rename, so readers never see a partial file.
 func writeFileAtomic(path string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -215,4 +238,98 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// progress is the study's one progress display: a line per unit with
+// units done/total and an ETA, and during training a status line at most
+// every two seconds.
+type progress struct {
+	w       io.Writer
+	mu      sync.Mutex
+	total   int
+	done    int
+	cur     *Unit
+	started time.Time
+	last    time.Time
+	// seconds spent per kind and units of each kind done, for the ETA.
+	spent   map[string]float64
+	count   map[string]int
+	pending map[string]int
+}
+
+func newProgress(w io.Writer, p *Plan, st Store) *progress {
+	pr := &progress{w: w, total: len(p.Units), spent: map[string]float64{}, count: map[string]int{}, pending: map[string]int{}}
+	for _, u := range p.Units {
+		if st.Done(u.ID) {
+			pr.done++
+		} else {
+			pr.pending[u.Kind]++
+		}
+	}
+	return pr
+}
+
+// eta estimates the time left from the mean duration of finished units of
+// each kind (a kind not yet seen counts as the mean of all).
+func (p *progress) eta() string {
+	var all float64
+	var n int
+	for k, s := range p.spent {
+		all += s
+		n += p.count[k]
+	}
+	if n == 0 {
+		return "?"
+	}
+	var left float64
+	for k, c := range p.pending {
+		mean := all / float64(n)
+		if p.count[k] > 0 {
+			mean = p.spent[k] / float64(p.count[k])
+		}
+		left += mean * float64(c)
+	}
+	return (time.Duration(left) * time.Second).Round(time.Second).String()
+}
+
+func (p *progress) start(u *Unit) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cur, p.started = u, time.Now()
+	desc := u.Kind
+	if u.Objective != "" {
+		desc += " " + report.VariantLabel(u.Objective, u.Hyper) + fmt.Sprintf(" seed %d", u.Seed)
+	}
+	if u.Target != "" {
+		desc += " → " + u.Target
+	}
+	fmt.Fprintf(p.w, "[%d/%d] %s (%s), about %s left\n", p.done+1, p.total, desc, u.ID, p.eta())
+}
+
+func (p *progress) finish(u *Unit, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		return
+	}
+	p.done++
+	p.pending[u.Kind]--
+	p.spent[u.Kind] += time.Since(p.started).Seconds()
+	p.count[u.Kind]++
+}
+
+// Step implements train.Progress: a status line every two seconds.
+func (p *progress) Step(s train.StepInfo) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.last) < 2*time.Second {
+		return
+	}
+	p.last = time.Now()
+	fmt.Fprintf(p.w, "    epoch %d/%d step %d/%d loss %.4f acc %.3f %.0f ex/s\n", s.Epoch, s.Epochs, s.Step, s.TotalSteps, s.Loss, s.Accuracy, s.ExamplesPerSec)
+}
+
+// Epoch implements train.Progress.
+func (p *progress) Epoch(m train.EpochMetrics) {
+	fmt.Fprintf(p.w, "    epoch %d: test accuracy %.4f\n", m.Epoch, m.TestAccuracy)
 }

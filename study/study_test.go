@@ -2,95 +2,238 @@ package study
 
 import (
 	"context"
-	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/losslab/losslab/train"
 )
 
+// tinySpec is a whole study at test size: an MLP on 256 MNIST digits, two
+// objectives (one swept), two seeds, a derived transfer target, one
+// corruption and every analysis.
 func tinySpec() Spec {
-	base := train.DefaultConfig("mnist", "mlp")
-	base.Epochs, base.TrainLimit, base.TestLimit, base.Threads = 1, 256, 128, 2
-	return Spec{Name: "tiny", Base: base, Objectives: []Objective{{Name: "softmax"}, {Name: "label_smoothing", Params: map[string]float64{"alpha": 0.2}}}, Seeds: []uint64{1, 2}}
+	return Spec{
+		Name: "tiny", Dataset: "mnist", Model: "mlp",
+		Recipe:  Recipe{"epochs": 1, "train_limit": 256, "test_limit": 128, "threads": 2, "checkpoint_every": 1, "batch_size": 64},
+		Holdout: 100,
+		Objectives: []ObjectiveSpec{
+			{Name: "softmax"},
+			{Name: "label_smoothing", Sweep: map[string][]float64{"alpha": {0.1, 0.2}}},
+		},
+		Seeds:              []uint64{1, 2},
+		Transfer:           []string{"mnist-parity"},
+		TransferTrain:      120,
+		TransferTest:       60,
+		Corruptions:        []string{"mnistc_shot_noise"},
+		CorruptionExamples: 50,
+		FeatureExamples:    40,
+	}
 }
 
-func TestUnitIDsAreContentAddressed(t *testing.T) {
-	s := tinySpec()
-	a, err := s.Units()
+func ids(t *testing.T, s Spec) []string {
+	t.Helper()
+	p, err := NewPlan(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a) != 4 {
-		t.Fatalf("%d units, want 4", len(a))
+	var out []string
+	for _, u := range p.Units {
+		out = append(out, u.ID)
 	}
-	ids := map[string]bool{}
-	for _, u := range a {
-		ids[u.ID] = true
+	slices.Sort(out)
+	return out
+}
+
+func TestPlanIDsStableUnderReordering(t *testing.T) {
+	s := tinySpec()
+	a := ids(t, s)
+	if len(slices.Compact(slices.Clone(a))) != len(a) {
+		t.Fatalf("duplicate unit ids: %v", a)
 	}
-	if len(ids) != 4 {
-		t.Errorf("unit ids not distinct: %v", ids)
+	// 3 variants × 2 seeds × (train, evaluate, features, transfer,
+	// robustness) + corrupt-set + cka + predictions.
+	if want := 3*2*5 + 3; len(a) != want {
+		t.Fatalf("%d units, want %d", len(a), want)
 	}
-	// Reordering objectives and seeds changes the order, not the ids.
-	s.Objectives[0], s.Objectives[1] = s.Objectives[1], s.Objectives[0]
-	s.Seeds = []uint64{2, 1}
-	b, _ := s.Units()
-	for _, u := range b {
-		if !ids[u.ID] {
-			t.Errorf("unit %s (%s seed %d) is new after reordering", u.ID, u.Config.Objective, u.Config.Seed)
+	r := tinySpec()
+	r.Objectives[0], r.Objectives[1] = r.Objectives[1], r.Objectives[0]
+	r.Objectives[0].Sweep = map[string][]float64{"alpha": {0.2, 0.1}}
+	r.Seeds = []uint64{2, 1}
+	// An explicit default is the same variant as an omitted one.
+	r.Objectives[0].Params = map[string]float64{"rescale": 1}
+	if b := ids(t, r); !slices.Equal(a, b) {
+		t.Errorf("reordering the spec changed the ids:\n%v\n%v", a, b)
+	}
+	// A changed hyperparameter changes that variant's units only.
+	c := tinySpec()
+	c.Objectives[1].Sweep["alpha"] = []float64{0.1, 0.3}
+	changed := 0
+	for _, id := range ids(t, c) {
+		if !slices.Contains(a, id) {
+			changed++
 		}
 	}
-	// A changed hyperparameter is a different unit.
-	s.Objectives[0].Params = map[string]float64{"alpha": 0.3}
-	c, _ := s.Units()
-	if ids[c[0].ID] {
-		t.Errorf("changing alpha kept id %s", c[0].ID)
+	// The alpha=0.3 variant's 2×5 units, plus cka and predictions.
+	if changed != 12 {
+		t.Errorf("%d new ids after changing one swept value; want 12", changed)
 	}
 }
 
-func TestRunWritesReportAndReusesUnits(t *testing.T) {
+func TestParseSpecErrorsNameTheLine(t *testing.T) {
+	for _, tc := range []struct{ name, text, want string }{
+		{"unknown key", "name: x\ndataset: mnist\nmodel: mlp\nseedz: [1]\n", "line 4"},
+		{"unknown recipe key", "name: x\ndataset: mnist\nmodel: mlp\nrecipe:\n  epochs: 1\n  lrr: 0.1\nobjectives: [{name: softmax}]\nseeds: [1]\n", "line 6"},
+		{"recipe sets the seed", "name: x\ndataset: mnist\nmodel: mlp\nrecipe:\n  seed: 3\nobjectives: [{name: softmax}]\nseeds: [1]\n", "line 5"},
+		{"unknown objective key", "name: x\ndataset: mnist\nmodel: mlp\nobjectives:\n  - name: softmax\n    parms: {a: 1}\nseeds: [1]\n", "line 6"},
+	} {
+		_, err := ParseSpec("s.yaml", []byte(tc.text))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v; want one naming %s", tc.name, err, tc.want)
+		}
+	}
+	s, err := ParseSpec("s.json", []byte(`{"name": "j", "dataset": "mnist", "model": "mlp", "recipe": {"epochs": 2},
+		"objectives": [{"name": "cosine_softmax", "sweep": {"tau": [0.03, 0.1]}}], "seeds": [1, 2]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlan(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tu := p.TrainUnits()
+	if len(tu) != 4 || tu[0].Config.Epochs != 2 || tu[0].Config.ObjectiveParams["tau"] != 0.03 {
+		t.Errorf("JSON spec planned %d training units, first %+v", len(tu), tu[0].Config)
+	}
+}
+
+func readResults(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "results.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestResumeAfterInterruptsGivesSameResults runs the tiny study straight
+// through, then again in another folder with the context cancelled at
+// random moments (between units and inside them, training included) until
+// it finishes; results.csv must match byte for byte.
+func TestResumeAfterInterruptsGivesSameResults(t *testing.T) {
+	s := tinySpec()
+	straight := t.TempDir()
+	if _, err := Run(context.Background(), s, Options{Dir: straight}); err != nil {
+		t.Fatal(err)
+	}
+	want := readResults(t, straight)
+	for _, m := range []string{"test_top1", "r2", "probe_mnist-parity_top1", "knn_mnist-parity_top1", "corrupted_mean_accuracy", "temperature", "active_fraction_penultimate"} {
+		if !strings.Contains(want, ","+m+",") {
+			t.Errorf("results.csv lacks metric %s", m)
+		}
+	}
+	for _, f := range []string{"report.md", "report.html", "analyses.json"} {
+		if _, err := os.Stat(filepath.Join(straight, f)); err != nil {
+			t.Error(err)
+		}
+	}
+
 	dir := t.TempDir()
-	s := tinySpec()
-	rows, err := Run(context.Background(), s, dir, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	report, err := os.ReadFile(filepath.Join(dir, "report.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range []string{"softmax", "label_smoothing"} {
-		if !strings.Contains(string(report), "| "+o+" |") {
-			t.Errorf("report lacks a row for %s:\n%s", o, report)
+	rng := rand.New(rand.NewPCG(7, 7))
+	interrupted := 0
+	for attempt := 0; ; attempt++ {
+		if attempt > 200 {
+			t.Fatal("the study did not finish after 200 interrupted attempts")
 		}
-	}
-	csv, _ := os.ReadFile(filepath.Join(dir, "results.csv"))
-	if got := strings.Count(string(csv), "\n"); got != 1+2*len(rows) {
-		t.Errorf("results.csv has %d lines, want %d", got, 1+2*len(rows))
-	}
-	// Running again (with one more seed) trains only the new unit.
-	s.Seeds = append(s.Seeds, 3)
-	rows2, err := Run(context.Background(), s, dir, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := 0
-	for _, r := range rows2 {
-		if r.Result.AlreadyDone {
-			done++
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(400))*time.Millisecond)
+		_, err := Run(ctx, s, Options{Dir: dir})
+		cancel()
+		if err == nil {
+			break
 		}
+		if ctx.Err() == nil {
+			t.Fatal(err)
+		}
+		interrupted++
 	}
-	if done != len(rows) || len(rows2) != len(rows)+2 {
-		t.Errorf("second run: %d of %d units already done, want %d of %d", done, len(rows2), len(rows), len(rows)+2)
+	if interrupted < 3 {
+		t.Errorf("only %d interruptions; the test did not exercise resuming", interrupted)
+	}
+	if got := readResults(t, dir); got != want {
+		t.Errorf("results.csv after %d interruptions differs from the straight run:\n%s\nwant:\n%s", interrupted, got, want)
 	}
 }
 
-func TestMeanSEM(t *testing.T) {
-	m, s := meanSEM([]float64{1, 2, 3, 4})
-	// sample sd of 1..4 is sqrt(5/3); sem = sd/2.
-	if m != 2.5 || s < 0.6454 || s > 0.6455 {
-		t.Errorf("meanSEM = %v, %v; want 2.5, 0.6455", m, s)
+// TestStudiesShareUnits runs a one-objective study, then a two-objective
+// study on the same store: the second trains only the new objective and
+// leaves the first study's units untouched.
+func TestStudiesShareUnits(t *testing.T) {
+	store := t.TempDir()
+	a := tinySpec()
+	a.Name, a.Objectives, a.Seeds, a.Transfer, a.Corruptions = "a", a.Objectives[:1], []uint64{1}, nil, nil
+	pa, err := Run(context.Background(), a, Options{Dir: t.TempDir(), StoreDir: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := Store{Dir: store}
+	before := map[string]time.Time{}
+	for _, u := range pa.Units {
+		m, err := st.Marker(u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[u.ID] = m.Finished
+	}
+	b := a
+	b.Name = "b"
+	b.Objectives = append(slices.Clone(a.Objectives), ObjectiveSpec{Name: "logit_penalty"})
+	pb, err := Run(context.Background(), b, Options{Dir: t.TempDir(), StoreDir: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reused := 0
+	for _, u := range pb.Units {
+		m, err := st.Marker(u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f, ok := before[u.ID]; ok {
+			reused++
+			if !m.Finished.Equal(f) {
+				t.Errorf("unit %s was redone", u.ID)
+			}
+		}
+	}
+	// softmax's train, evaluate and features units.
+	if reused != 3 {
+		t.Errorf("study b reused %d units of study a; want 3", reused)
+	}
+}
+
+func TestDeriveRot90(t *testing.T) {
+	tr, _, err := loadTarget("mnist-rot90")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _, err := train.LoadDataset("mnist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := 28
+	// Pixel (y, x) of the rotated image is pixel (h−1−x, y) of the original.
+	for _, yx := range [][2]int{{0, 0}, {3, 17}, {27, 5}, {14, 14}} {
+		y, x := yx[0], yx[1]
+		got := tr.Images.Data[y*h+x]
+		want := base.Images.Data[(h-1-x)*h+y]
+		if got != want {
+			t.Errorf("rot90 pixel (%d,%d) = %v; want %v", y, x, got, want)
+		}
+	}
+	if tr.Labels[0] != base.Labels[0] {
+		t.Errorf("rot90 changed a label")
 	}
 }

@@ -72,7 +72,8 @@ type Config struct {
 	EMADecay float64 `json:"ema_decay"`
 	// EMAWarmup uses TF's min(d, (1+n)/(10+n)) decay early in training.
 	EMAWarmup bool `json:"ema_warmup"`
-	// Seed decides the initialisation, the data order and dropout masks.
+	// Seed decides the initialisation, the data order, dropout masks, the
+	// augmentation of each example and the mixing of each batch.
 	Seed uint64 `json:"seed"`
 	// Threads is the number of worker threads; 0 means all cores (resolved
 	// when the run starts and recorded in config.json).

@@ -13,18 +13,18 @@ type DatasetLoader func() (train, test *data.Dataset, err error)
 
 var (
 	datasetsMu sync.Mutex
-	datasets   = map[string]DatasetLoader{"mnist": data.LoadMNIST}
+	datasets   = map[string]DatasetLoader{}
 )
 
-// The data catalogue's datasets (fashion-mnist, kmnist, cifar10, …) are
-// registered under their names. They load from a system folder or the
-// download cache and never download: a missing one fails with an error
-// that says how to fetch it ('losslab data fetch NAME').
+// The data catalogue's datasets (mnist, fashion-mnist, kmnist, cifar10, …)
+// are registered under their names. data.Load decodes each once per
+// process and shares it, so a study's runs do not decode it again (runs
+// only read the datasets). They load from a system folder or the download
+// cache and never download: a missing one fails with an error that says
+// how to fetch it ('losslab data fetch NAME').
 func init() {
 	for _, name := range data.Names() {
-		if _, ok := datasets[name]; !ok {
-			datasets[name] = func() (*data.Dataset, *data.Dataset, error) { return data.Load(name) }
-		}
+		datasets[name] = func() (*data.Dataset, *data.Dataset, error) { return data.Load(name) }
 	}
 }
 

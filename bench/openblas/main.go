@@ -34,6 +34,7 @@ type result struct {
 	Size    int    `json:"size"`
 	Threads int    `json:"threads"`
 	Reps    int    `json:"reps"`
+	Grouped bool   `json:"grouped"`
 	Kernel  string `json:"kernel"`
 
 	OpenBLASBest   float64 `json:"openblas_gflops_best"`
@@ -54,6 +55,7 @@ func main() {
 	threads := flag.Int("threads", 2, "threads for both libraries")
 	reps := flag.Int("reps", 10, "timed repetitions of each library (alternating)")
 	kernel := flag.String("kernel", "", "losslab GEMM micro-kernel (generic, avx2, avx512); empty: the default")
+	grouped := flag.Bool("grouped", false, "time all OpenBLAS repetitions, then all losslab ones, instead of alternating (an idle library's spinning threads can slow the other)")
 	asJSON := flag.Bool("json", false, "print one JSON object instead of text")
 	flag.Parse()
 	if *size < 1 || *threads < 1 || *reps < 1 {
@@ -66,7 +68,7 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	res, err := run(*size, *threads, *reps)
+	res, err := run(*size, *threads, *reps, *grouped)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "openblas: %v\n", err)
 		os.Exit(1)
@@ -77,14 +79,18 @@ func main() {
 		_ = enc.Encode(res)
 		return
 	}
-	fmt.Printf("sgemm %d×%d×%d, %d threads, %d reps, losslab kernel %s\n", res.Size, res.Size, res.Size, res.Threads, res.Reps, res.Kernel)
+	order := "alternating"
+	if res.Grouped {
+		order = "grouped"
+	}
+	fmt.Printf("sgemm %d×%d×%d, %d threads, %d reps (%s), losslab kernel %s\n", res.Size, res.Size, res.Size, res.Threads, res.Reps, order, res.Kernel)
 	fmt.Printf("  OpenBLAS: best %7.1f GFLOP/s, median %7.1f GFLOP/s  (max rel err %.2g)\n", res.OpenBLASBest, res.OpenBLASMedian, res.MaxRelErrOpenBLAS)
 	fmt.Printf("  losslab:  best %7.1f GFLOP/s, median %7.1f GFLOP/s  (max rel err %.2g)\n", res.LosslabBest, res.LosslabMedian, res.MaxRelErrLosslab)
 	fmt.Printf("  results agree: max |C_openblas - C_losslab| = %.3g (max |C| = %.3g)\n", res.MaxAbsDiff, res.MaxAbsC)
 	fmt.Printf("  ratio losslab/OpenBLAS: best %.3f, median %.3f\n", res.RatioBest, res.RatioMedian)
 }
 
-func run(n, threads, reps int) (*result, error) {
+func run(n, threads, reps int, grouped bool) (*result, error) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	fill := func() []float32 {
 		x := make([]float32, n*n)
@@ -115,12 +121,22 @@ func run(n, threads, reps int) (*result, error) {
 
 	flops := tensor.GemmFlops(n, n, n)
 	var gBLAS, gLab []float64
-	for range reps {
-		gBLAS = append(gBLAS, flops/timeIt(openblas)/1e9)
-		gLab = append(gLab, flops/timeIt(losslab)/1e9)
+	if grouped {
+		for range reps {
+			gBLAS = append(gBLAS, flops/timeIt(openblas)/1e9)
+		}
+		losslab()
+		for range reps {
+			gLab = append(gLab, flops/timeIt(losslab)/1e9)
+		}
+	} else {
+		for range reps {
+			gBLAS = append(gBLAS, flops/timeIt(openblas)/1e9)
+			gLab = append(gLab, flops/timeIt(losslab)/1e9)
+		}
 	}
 
-	res := &result{Size: n, Threads: threads, Reps: reps, Kernel: tensor.Kernel()}
+	res := &result{Size: n, Threads: threads, Reps: reps, Grouped: grouped, Kernel: tensor.Kernel()}
 	res.OpenBLASBest, res.OpenBLASMedian = slices.Max(gBLAS), median(gBLAS)
 	res.LosslabBest, res.LosslabMedian = slices.Max(gLab), median(gLab)
 	res.RatioBest = res.LosslabBest / res.OpenBLASBest

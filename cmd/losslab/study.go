@@ -6,26 +6,34 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 
+	"github.com/losslab/losslab/report"
 	"github.com/losslab/losslab/study"
 )
 
 // studyOptions are the flags of `losslab study`.
 type studyOptions struct {
-	out   string
-	quick bool
+	out      string
+	store    string
+	quick    bool
+	executor string
+	index    int
 }
 
 func (o *studyOptions) AddFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.out, "out", "losslab-study", "study folder: runs, results.csv and report.md go here")
-	fs.BoolVar(&o.quick, "quick", false, "shrink the study to a few minutes with the same shape")
+	fs.StringVar(&o.out, "out", "losslab-study", "study folder: plan, units, results.csv and the report go here")
+	fs.StringVar(&o.store, "store", "", "units folder shared between studies (default OUT/units)")
+	fs.BoolVar(&o.quick, "quick", false, "shrink the study to minutes with the same shape")
+	fs.StringVar(&o.executor, "executor", "local", "where units run: local or slurm")
+	fs.IntVar(&o.index, "index", -1, "run-unit: the training unit's index in the plan (Slurm passes $SLURM_ARRAY_TASK_ID)")
 }
 
 func init() {
 	register(&command{
 		name:    "study",
-		summary: "Run a whole study (the built-in default: nine objectives on MNIST) and write its report; re-run to resume.",
-		usage:   "[flags] | plan [flags]",
+		summary: "Run a whole study (a YAML/JSON spec, or the built-in default) and write its report; re-run to resume.",
+		usage:   "[flags] [FILE] | plan [flags] [FILE] | run-unit --out DIR --index I | run-plan --out DIR",
 		addFlags: func(fs *flag.FlagSet) runFunc {
 			var o studyOptions
 			o.AddFlags(fs)
@@ -34,40 +42,99 @@ func init() {
 			}
 		},
 	})
+	register(&command{
+		name:    "report",
+		summary: "Regenerate a study folder's report.md and report.html from its results.csv and analyses.json.",
+		usage:   "DIR",
+		addFlags: func(fs *flag.FlagSet) runFunc {
+			return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+				if len(args) != 1 {
+					return usageErrorf("report: want one study folder, got %d arguments", len(args))
+				}
+				if err := report.Generate(args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "report: %s\n", filepath.Join(args[0], report.HTMLFile))
+				return nil
+			}
+		},
+	})
 }
 
 func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stderr io.Writer) error {
-	spec := study.Default()
-	plan := false
-	if len(args) > 0 {
-		if args[0] != "plan" {
-			return usageErrorf("study: unexpected argument %q (study files come with the study issue; 'plan' lists the runs)", args[0])
-		}
-		fs := flag.NewFlagSet("losslab study plan", flag.ContinueOnError)
+	mode := "run"
+	if len(args) > 0 && (args[0] == "plan" || args[0] == "run-unit" || args[0] == "run-plan") {
+		mode = args[0]
+		fs := flag.NewFlagSet("losslab study "+mode, flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		o.AddFlags(fs)
 		if err := fs.Parse(args[1:]); err != nil {
-			return usageErrorf("study plan: %v", err)
+			return usageErrorf("study %s: %v", mode, err)
 		}
-		plan = true
+		args = fs.Args()
+	}
+	opts := study.Options{Dir: o.out, StoreDir: o.store, Log: stderr}
+	if mode == "run-unit" {
+		p, err := study.LoadPlan(o.out)
+		if err != nil {
+			return fmt.Errorf("study run-unit: %w", err)
+		}
+		return study.RunTrainUnit(ctx, p, opts, o.index)
+	}
+	if mode == "run-plan" {
+		return study.RunPlanDir(ctx, opts)
+	}
+	if len(args) > 1 {
+		return usageErrorf("study: want at most one study file, got %d arguments", len(args))
+	}
+	spec := study.Default()
+	if len(args) == 1 {
+		var err error
+		if spec, err = study.LoadSpec(args[0]); err != nil {
+			return usageErrorf("study: %v", err)
+		}
 	}
 	if o.quick {
 		spec = spec.Quick()
 	}
-	units, err := spec.Units()
+	p, err := study.NewPlan(spec)
 	if err != nil {
 		return usageErrorf("study: %v", err)
 	}
-	if plan {
-		for _, u := range units {
-			fmt.Fprintf(stdout, "%s\t%s\tseed %d\t%d epochs\n", u.ID, u.Config.Objective, u.Config.Seed, u.Config.Epochs)
+	if mode == "plan" {
+		for i, u := range p.Units {
+			desc := ""
+			if u.Objective != "" {
+				desc = report.VariantLabel(u.Objective, u.Hyper) + " seed " + strconv.FormatUint(u.Seed, 10)
+			}
+			if u.Kind == study.KindTrain {
+				desc += fmt.Sprintf(", %d epochs", u.Config.Epochs)
+			}
+			if u.Target != "" {
+				desc += " → " + u.Target
+			}
+			fmt.Fprintf(stdout, "%d\t%s\t%s\t%s\n", i, u.Kind, u.ID, desc)
 		}
-		fmt.Fprintf(stdout, "%d training runs into %s\n", len(units), o.out)
+		for _, n := range p.Notes {
+			fmt.Fprintf(stdout, "note: %s\n", n)
+		}
+		fmt.Fprintf(stdout, "%d units (%d training runs) into %s\n", len(p.Units), len(p.TrainUnits()), o.out)
 		return nil
 	}
-	if _, err := study.Run(ctx, spec, o.out, stderr); err != nil {
+	if err := study.SavePlan(o.out, p); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "report: %s\n", filepath.Join(o.out, "report.md"))
+	switch o.executor {
+	case "local":
+		err = study.RunPlan(ctx, p, opts)
+	case "slurm":
+		err = study.RunSlurm(ctx, p, opts, study.SlurmOptions{})
+	default:
+		return usageErrorf("study: --executor %q; want local or slurm", o.executor)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "report: %s\n", filepath.Join(o.out, report.HTMLFile))
 	return nil
 }

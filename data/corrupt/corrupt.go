@@ -10,7 +10,7 @@
 // result to [0, 1]. Randomness comes only from a PRNG seeded by (seed,
 // corruption, severity, image index), so corrupting one image on the fly
 // gives exactly what a written set holds. Spatial constants are the
-// CIFAR (32×32) ones scaled by min(H, W)/32.
+// CIFAR (32×32) ones, scaled by min(H, W)/32 for larger images.
 //
 // The reimplementation is statistical, not pixel-exact: it follows the
 // reference recipes with Go's standard library, and where the reference
@@ -116,9 +116,10 @@ func Apply(img Image, name string, severity int, seed uint64, index int) (Image,
 	return out.clip(), nil
 }
 
-// scale is the ratio of img's side to CIFAR's 32 pixels, by which spatial
-// constants are multiplied.
-func scale(img Image) float64 { return float64(min(img.H, img.W)) / 32 }
+// scale is the factor for spatial constants: the ratio of img's side to
+// CIFAR's 32 pixels for larger images, and 1 up to 32 pixels, where
+// shrinking a radius of one pixel would round the disk or blur away.
+func scale(img Image) float64 { return max(float64(min(img.H, img.W))/32, 1) }
 
 func init() {
 	// Noise.
@@ -290,6 +291,15 @@ func diskKernel(radius, alias float64) ([]float64, int) {
 		}
 	}
 	k := disk.convolve(g2, ks, borderReflect101)
+	// Reflection at the grid's edge changes the sum when the disk touches
+	// it (r > 8); renormalise so that flat images stay flat.
+	var total float64
+	for _, v := range k.p {
+		total += v
+	}
+	for i := range k.p {
+		k.p[i] /= total
+	}
 	// Trim to the smallest centred square holding every non-zero weight.
 	r := 0
 	for y := range n {

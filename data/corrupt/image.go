@@ -246,14 +246,39 @@ func aboutCentre(h, w int, a [4]float64, tx, ty float64) [6]float64 {
 // bilinear resampling: output (y, x) reads the input at
 // c + (y − c)/z, with c the centre.
 func (p plane) zoomCentre(z float64) plane {
+	// The map is axis-aligned, so the bilinear weights separate: compute
+	// each row's and column's two taps once.
+	ys, xs := zoomTaps(p.h, z), zoomTaps(p.w, z)
 	out := newPlane(p.h, p.w)
-	cy, cx := float64(p.h-1)/2, float64(p.w-1)/2
-	for y := range p.h {
-		for x := range p.w {
-			out.p[y*p.w+x] = p.bilinear(cy+(float64(y)-cy)/z, cx+(float64(x)-cx)/z, borderNearest, false, 0)
+	for y, ty := range ys {
+		r0, r1 := p.p[ty.i0*p.w:], p.p[ty.i1*p.w:]
+		for x, tx := range xs {
+			a := r0[tx.i0]*(1-tx.t) + r0[tx.i1]*tx.t
+			b := r1[tx.i0]*(1-tx.t) + r1[tx.i1]*tx.t
+			out.p[y*p.w+x] = a*(1-ty.t) + b*ty.t
 		}
 	}
 	return out
+}
+
+// zoomTap is a 1-D bilinear sample: (1 − t)·v[i0] + t·v[i1].
+type zoomTap struct {
+	i0, i1 int
+	t      float64
+}
+
+// zoomTaps gives, for each of n outputs, the taps reading c + (i − c)/z,
+// c = (n − 1)/2, with edge-replicated borders.
+func zoomTaps(n int, z float64) []zoomTap {
+	taps := make([]zoomTap, n)
+	c := float64(n-1) / 2
+	for i := range taps {
+		f := c + (float64(i)-c)/z
+		f0 := math.Floor(f)
+		i0 := int(f0)
+		taps[i] = zoomTap{borderNearest.index(i0, n), borderNearest.index(i0+1, n), f - f0}
+	}
+	return taps
 }
 
 // motionBlur approximates ImageMagick's MotionBlurImage, which the

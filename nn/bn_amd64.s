@@ -1,0 +1,214 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX2+FMA versions of the BatchNorm passes of bnkernels.go, for channel
+// counts that are multiples of 8. Channels are the fastest axis: row r,
+// channel j is element r·c + j.
+
+// func bnApplyAVX2(x, res, y, scale, shift *float32, rows, c int, relu bool)
+// y = x·scale + shift (+ res) (then ReLU by clearing negative values).
+TEXT ·bnApplyAVX2(SB), NOSPLIT, $0-57
+	MOVQ    x+0(FP), SI
+	MOVQ    res+8(FP), R8
+	MOVQ    y+16(FP), DI
+	MOVQ    scale+24(FP), R9
+	MOVQ    shift+32(FP), R10
+	MOVQ    rows+40(FP), CX
+	MOVQ    c+48(FP), DX
+	MOVBLZX relu+56(FP), R11
+	SHLQ    $2, DX
+	TESTQ   CX, CX
+	JZ      adone
+
+arow:
+	XORQ BX, BX
+
+acol:
+	VMOVUPS     (SI)(BX*1), Y0
+	VMOVUPS     (R10)(BX*1), Y1
+	VFMADD231PS (R9)(BX*1), Y0, Y1
+	TESTQ       R8, R8
+	JZ          anores
+	VADDPS      (R8)(BX*1), Y1, Y1
+
+anores:
+	TESTQ  R11, R11
+	JZ     anorelu
+	VPSRAD $31, Y1, Y2
+	VPANDN Y1, Y2, Y1
+
+anorelu:
+	VMOVUPS Y1, (DI)(BX*1)
+	ADDQ    $32, BX
+	CMPQ    BX, DX
+	JB      acol
+	ADDQ    DX, SI
+	ADDQ    DX, DI
+	TESTQ   R8, R8
+	JZ      anoresadv
+	ADDQ    DX, R8
+
+anoresadv:
+	DECQ CX
+	JNZ  arow
+
+adone:
+	VZEROUPPER
+	RET
+
+// func bnGradSumsAVX2(dy, y, x, gOut, mu, sg, sx *float32, rows, c int)
+// g = dy (masked by y > 0 when y != nil; stored to gOut when != nil);
+// sg += Σ_rows g, sx += Σ_rows g·(x − mu). Channel groups outer, rows inner,
+// sums in registers.
+TEXT ·bnGradSumsAVX2(SB), NOSPLIT, $0-72
+	MOVQ   dy+0(FP), SI
+	MOVQ   y+8(FP), R8
+	MOVQ   x+16(FP), R9
+	MOVQ   gOut+24(FP), R10
+	MOVQ   mu+32(FP), R11
+	MOVQ   sg+40(FP), R12
+	MOVQ   sx+48(FP), R13
+	MOVQ   rows+56(FP), CX
+	MOVQ   c+64(FP), DX
+	SHLQ   $2, DX
+	TESTQ  CX, CX
+	JZ     sdone
+	VPXOR  Y15, Y15, Y15
+	XORQ   BX, BX
+
+sgroup:
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VMOVUPS (R11)(BX*1), Y2
+	MOVQ    BX, AX
+	MOVQ    CX, R14
+
+srow:
+	VMOVUPS (SI)(AX*1), Y3
+	TESTQ   R8, R8
+	JZ      snomask
+	VMOVUPS (R8)(AX*1), Y4
+	VPCMPGTD Y15, Y4, Y5
+	VPAND   Y5, Y3, Y3
+
+snomask:
+	TESTQ   R10, R10
+	JZ      snoout
+	VMOVUPS Y3, (R10)(AX*1)
+
+snoout:
+	VADDPS      Y3, Y0, Y0
+	VMOVUPS     (R9)(AX*1), Y6
+	VSUBPS      Y2, Y6, Y6
+	VFMADD231PS Y6, Y3, Y1
+	ADDQ        DX, AX
+	DECQ        R14
+	JNZ         srow
+	VADDPS      (R12)(BX*1), Y0, Y0
+	VMOVUPS     Y0, (R12)(BX*1)
+	VADDPS      (R13)(BX*1), Y1, Y1
+	VMOVUPS     Y1, (R13)(BX*1)
+	ADDQ        $32, BX
+	CMPQ        BX, DX
+	JB          sgroup
+
+sdone:
+	VZEROUPPER
+	RET
+
+// func bnGradApplyAVX2(dy, y, x, dx, mu, ca, cb, cc *float32, rows, c int)
+// dx = ca·g + cb·(x − mu) + cc, g = dy masked by y > 0 when y != nil.
+TEXT ·bnGradApplyAVX2(SB), NOSPLIT, $0-80
+	MOVQ  dy+0(FP), SI
+	MOVQ  y+8(FP), R8
+	MOVQ  x+16(FP), R9
+	MOVQ  dx+24(FP), DI
+	MOVQ  mu+32(FP), R10
+	MOVQ  ca+40(FP), R11
+	MOVQ  cb+48(FP), R12
+	MOVQ  cc+56(FP), R13
+	MOVQ  rows+64(FP), CX
+	MOVQ  c+72(FP), DX
+	SHLQ  $2, DX
+	TESTQ CX, CX
+	JZ    gdone
+	VPXOR Y15, Y15, Y15
+
+grow:
+	XORQ BX, BX
+
+gcol:
+	VMOVUPS  (SI)(BX*1), Y0
+	TESTQ    R8, R8
+	JZ       gnomask
+	VMOVUPS  (R8)(BX*1), Y1
+	VPCMPGTD Y15, Y1, Y2
+	VPAND    Y2, Y0, Y0
+
+gnomask:
+	VMOVUPS     (R9)(BX*1), Y3
+	VSUBPS      (R10)(BX*1), Y3, Y3
+	VMOVUPS     (R13)(BX*1), Y4
+	VFMADD231PS (R12)(BX*1), Y3, Y4
+	VFMADD231PS (R11)(BX*1), Y0, Y4
+	VMOVUPS     Y4, (DI)(BX*1)
+	ADDQ        $32, BX
+	CMPQ        BX, DX
+	JB          gcol
+	ADDQ        DX, SI
+	ADDQ        DX, R9
+	ADDQ        DX, DI
+	TESTQ       R8, R8
+	JZ          gnomaskadv
+	ADDQ        DX, R8
+
+gnomaskadv:
+	DECQ CX
+	JNZ  grow
+
+gdone:
+	VZEROUPPER
+	RET
+
+// func bnSumsAVX2(x, k, s, q *float32, rows, c int)
+// s += Σ_rows (x − k), q += Σ_rows (x − k)². Channel groups outer, rows
+// inner, sums in registers.
+TEXT ·bnSumsAVX2(SB), NOSPLIT, $0-48
+	MOVQ  x+0(FP), SI
+	MOVQ  k+8(FP), R8
+	MOVQ  s+16(FP), R9
+	MOVQ  q+24(FP), R10
+	MOVQ  rows+32(FP), CX
+	MOVQ  c+40(FP), DX
+	SHLQ  $2, DX
+	TESTQ CX, CX
+	JZ    udone
+	XORQ  BX, BX
+
+ugroup:
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VMOVUPS (R8)(BX*1), Y2
+	MOVQ    BX, AX
+	MOVQ    CX, R14
+
+urow:
+	VMOVUPS     (SI)(AX*1), Y3
+	VSUBPS      Y2, Y3, Y3
+	VADDPS      Y3, Y0, Y0
+	VFMADD231PS Y3, Y3, Y1
+	ADDQ        DX, AX
+	DECQ        R14
+	JNZ         urow
+	VADDPS      (R9)(BX*1), Y0, Y0
+	VMOVUPS     Y0, (R9)(BX*1)
+	VADDPS      (R10)(BX*1), Y1, Y1
+	VMOVUPS     Y1, (R10)(BX*1)
+	ADDQ        $32, BX
+	CMPQ        BX, DX
+	JB          ugroup
+
+udone:
+	VZEROUPPER
+	RET

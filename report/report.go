@@ -1,0 +1,493 @@
+package report
+
+import (
+	"encoding/base64"
+	"fmt"
+	"html"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/losslab/losslab/data"
+)
+
+// Generate reads DIR/results.csv and DIR/analyses.json and writes
+// DIR/report.md, DIR/report.html (figures embedded as base64 PNG) and the
+// figures as PNG and SVG under DIR/figures.
+func Generate(dir string) error {
+	rows, err := ReadResults(filepath.Join(dir, ResultsFile))
+	if err != nil {
+		return err
+	}
+	an, err := ReadAnalyses(dir)
+	if err != nil {
+		return err
+	}
+	r := newBuilder(rows, an)
+	figs, err := r.figures(filepath.Join(dir, FiguresDir))
+	if err != nil {
+		return err
+	}
+	md, htm := r.render(figs)
+	if err := data.WriteFileAtomic(filepath.Join(dir, MarkdownFile), []byte(md)); err != nil {
+		return err
+	}
+	return data.WriteFileAtomic(filepath.Join(dir, HTMLFile), []byte(htm))
+}
+
+// builder holds the per-model metrics grouped by variant.
+type builder struct {
+	an       *Analyses
+	rows     []Row
+	variants []string                        // reference first, then plan order
+	vals     map[string]map[string][]float64 // variant → metric → values over seeds (seed order)
+	objOf    map[string]Row                  // variant → a row of it (objective, hyper)
+	targets  []string                        // transfer targets
+	sections []section
+}
+
+type section struct {
+	title string
+	body  []block
+}
+
+// block is a paragraph, a table or a figure.
+type block struct {
+	text   string
+	header []string
+	rows   [][]string
+	figure string // figure base name under figures/
+}
+
+func newBuilder(rows []Row, an *Analyses) *builder {
+	b := &builder{an: an, rows: rows, vals: map[string]map[string][]float64{}, objOf: map[string]Row{}}
+	seen := map[string]bool{}
+	addVariant := func(v string) {
+		if !seen[v] {
+			seen[v] = true
+			b.variants = append(b.variants, v)
+		}
+	}
+	for _, m := range an.Models {
+		addVariant(m.Variant())
+	}
+	sorted := slices.Clone(rows)
+	slices.SortStableFunc(sorted, func(x, y Row) int {
+		switch {
+		case x.Seed < y.Seed:
+			return -1
+		case x.Seed > y.Seed:
+			return 1
+		}
+		return 0
+	})
+	for _, r := range sorted {
+		if r.Seed == 0 {
+			continue
+		}
+		v := r.Variant()
+		addVariant(v)
+		if b.vals[v] == nil {
+			b.vals[v] = map[string][]float64{}
+		}
+		b.vals[v][r.Metric] = append(b.vals[v][r.Metric], r.Value)
+		b.objOf[v] = r
+		if t, ok := strings.CutPrefix(r.Metric, "probe_"); ok {
+			if t, ok := strings.CutSuffix(t, "_top1"); ok && !slices.Contains(b.targets, t) {
+				b.targets = append(b.targets, t)
+			}
+		}
+		if t, ok := strings.CutPrefix(r.Metric, "knn_"); ok {
+			if t, ok := strings.CutSuffix(t, "_top1"); ok && !slices.Contains(b.targets, t) {
+				b.targets = append(b.targets, t)
+			}
+		}
+	}
+	// The reference goes first.
+	if i := slices.Index(b.variants, b.reference()); i > 0 {
+		b.variants = append([]string{b.variants[i]}, slices.Delete(b.variants, i, i+1)...)
+	}
+	slices.Sort(b.targets)
+	return b
+}
+
+// reference is the variant every other is tested against.
+func (b *builder) reference() string {
+	if b.an.Reference != "" {
+		return b.an.Reference
+	}
+	return "softmax"
+}
+
+func (b *builder) get(v, metric string) []float64 { return b.vals[v][metric] }
+
+func (b *builder) mean(v, metric string) float64 {
+	m, _ := MeanSEM(b.get(v, metric))
+	return m
+}
+
+// cell formats mean ± s.e.m. of a metric, times scale, and the Welch p
+// against the reference as a second string.
+func (b *builder) cell(v, metric string, scale float64, digits int) (string, string) {
+	xs := b.get(v, metric)
+	if len(xs) == 0 {
+		return "–", ""
+	}
+	m, s := MeanSEM(xs)
+	out := strconv.FormatFloat(m*scale, 'f', digits, 64)
+	if !math.IsNaN(s) {
+		out += " ± " + strconv.FormatFloat(s*scale, 'f', digits, 64)
+	}
+	p := ""
+	if v != b.reference() {
+		if _, _, pv := WelchT(xs, b.get(b.reference(), metric)); !math.IsNaN(pv) {
+			p = formatP(pv)
+		}
+	}
+	return out, p
+}
+
+func formatP(p float64) string {
+	if p < 0.001 {
+		return "<0.001"
+	}
+	return strconv.FormatFloat(p, 'f', 3, 64)
+}
+
+// metricTable is one row per variant; each column is a metric with its
+// scale and digits, optionally followed by the p-value column.
+type column struct {
+	title  string
+	metric string
+	scale  float64
+	digits int
+	withP  bool
+}
+
+func (b *builder) metricTable(cols []column) block {
+	hdr := []string{"objective", "n"}
+	for _, c := range cols {
+		hdr = append(hdr, c.title)
+		if c.withP {
+			hdr = append(hdr, "p")
+		}
+	}
+	var rows [][]string
+	for _, v := range b.variants {
+		n := 0
+		for _, c := range cols {
+			n = max(n, len(b.get(v, c.metric)))
+		}
+		if n == 0 {
+			continue
+		}
+		row := []string{v, strconv.Itoa(n)}
+		for _, c := range cols {
+			val, p := b.cell(v, c.metric, c.scale, c.digits)
+			row = append(row, val)
+			if c.withP {
+				row = append(row, p)
+			}
+		}
+		rows = append(rows, row)
+	}
+	return block{header: hdr, rows: rows}
+}
+
+func (b *builder) has(metric string) bool {
+	for _, v := range b.variants {
+		if len(b.get(v, metric)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *builder) build() {
+	sec := func(title string, blocks ...block) { b.sections = append(b.sections, section{title, blocks}) }
+	intro := []block{{text: b.an.Description + "."}, {text: fmt.Sprintf("Mean ± standard error of the mean over seeds (n = number of seeds); p is the two-sided Welch t-test against %s (Student-t CDF, Welch–Satterthwaite degrees of freedom; blank where undefined: fewer than two seeds or zero variance).", b.reference())}}
+	for _, n := range b.an.Notes {
+		intro = append(intro, block{text: "Note: " + n})
+	}
+	sec("Study "+b.an.Study, intro...)
+
+	sec("Accuracy and calibration",
+		block{text: "Top-1/top-5 test accuracy (%). ECE: 15 equal-width bins over top-label confidence, bin b = (b/15, (b+1)/15] with confidence 0 in bin 0, |accuracy − confidence| weighted by bin count, in %. NLL in nats. TS: after temperature scaling with one T fitted by minimising NLL on the held-out validation split (never test)."},
+		b.metricTable([]column{
+			{"top-1 (%)", "test_top1", 100, 2, true}, {"top-5 (%)", "test_top5", 100, 2, false},
+			{"ECE (%)", "test_ece", 100, 2, true}, {"ECE TS (%)", "test_ece_ts", 100, 2, false},
+			{"NLL", "test_nll", 1, 4, false}, {"NLL TS", "test_nll_ts", 1, 4, false}, {"T", "temperature", 1, 3, false},
+		}))
+	if b.has("corrupted_mean_accuracy") {
+		sec("Robustness",
+			block{text: "Accuracy (%) on the corrupted copies of a fixed test subset (every corruption × severity, made deterministically from a fixed seed), averaged with every cell weighted equally; clean: the same subset uncorrupted."},
+			b.metricTable([]column{{"clean subset (%)", "clean_subset_accuracy", 100, 2, false}, {"mean corrupted (%)", "corrupted_mean_accuracy", 100, 2, true}}))
+	}
+	sec("Representations",
+		block{text: "Class separation R² = 1 − d_within/d_total of the penultimate layer on the test set (cosine distances, classes weighted equally, self-pairs included). Sparsity: fraction (%) of non-zero penultimate activations on the test set."},
+		b.metricTable([]column{{"R²", "r2", 1, 4, true}, {"non-zero penultimate (%)", "active_fraction_penultimate", 100, 2, true}}))
+	if len(b.targets) > 0 {
+		var cols []column
+		for _, t := range b.targets {
+			if b.has("probe_" + t + "_top1") {
+				cols = append(cols, column{"linear probe " + t + " (%)", "probe_" + t + "_top1", 100, 2, true})
+			}
+			if b.has("knn_" + t + "_top1") {
+				cols = append(cols, column{"kNN " + t + " (%)", "knn_" + t + "_top1", 100, 2, false})
+			}
+		}
+		sec("Transfer",
+			block{text: "Frozen penultimate features of the pretrained networks. Linear probe: L2-regularised multinomial logistic regression (L-BFGS), λ chosen on a validation split of the target's training subset from a log-spaced grid then refined, refit on train+validation; test top-1 (%). kNN: cosine k = 10. Fine-tuning transfer is not run by this study."},
+			b.metricTable(cols))
+	}
+	if p := b.an.Predictions; p != nil {
+		sec("Predictions", b.predictionBlocks(p)...)
+	}
+	if c := b.an.CKA; c != nil && len(c.Pairs) > 0 {
+		sec("Representational similarity (CKA)", b.ckaBlocks(c)...)
+	}
+	sec("Figures",
+		block{figure: "cka_curve"}, block{figure: "cka_heatmaps"}, block{figure: "r2_vs_accuracy"},
+		block{figure: "r2_vs_transfer"}, block{figure: "reliability"}, block{figure: "tau_sweep"})
+	sec("Findings", b.findings()...)
+}
+
+// variantMatrix averages a model × model matrix over the models of each
+// pair of variants (the diagonal blocks over distinct models only).
+func variantMatrix(models []Model, m [][]float64, variants []string) [][]float64 {
+	idx := map[string]int{}
+	for i, v := range variants {
+		idx[v] = i
+	}
+	k := len(variants)
+	sum := make([][]float64, k)
+	cnt := make([][]float64, k)
+	for i := range sum {
+		sum[i], cnt[i] = make([]float64, k), make([]float64, k)
+	}
+	for i, a := range models {
+		for j, bm := range models {
+			if i == j {
+				continue
+			}
+			va, ok1 := idx[a.Variant()]
+			vb, ok2 := idx[bm.Variant()]
+			if ok1 && ok2 {
+				sum[va][vb] += m[i][j]
+				cnt[va][vb]++
+			}
+		}
+	}
+	for i := range sum {
+		for j := range sum[i] {
+			if cnt[i][j] > 0 {
+				sum[i][j] /= cnt[i][j]
+			} else {
+				sum[i][j] = math.NaN()
+			}
+		}
+	}
+	return sum
+}
+
+// pairStats averages an off-diagonal model × model matrix over pairs of the
+// same variant and pairs of different variants.
+func pairStats(models []Model, m [][]float64) (same, cross float64, nSame, nCross int) {
+	for i := range models {
+		for j := i + 1; j < len(models); j++ {
+			if models[i].Variant() == models[j].Variant() {
+				same += m[i][j]
+				nSame++
+			} else {
+				cross += m[i][j]
+				nCross++
+			}
+		}
+	}
+	if nSame > 0 {
+		same /= float64(nSame)
+	} else {
+		same = math.NaN()
+	}
+	if nCross > 0 {
+		cross /= float64(nCross)
+	} else {
+		cross = math.NaN()
+	}
+	return same, cross, nSame, nCross
+}
+
+func pct(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return strconv.FormatFloat(100*v, 'f', 2, 64)
+}
+
+func (b *builder) predictionBlocks(p *Predictions) []block {
+	var vs []string
+	for _, v := range b.variants {
+		for _, m := range p.Models {
+			if m.Variant() == v {
+				vs = append(vs, v)
+				break
+			}
+		}
+	}
+	dm := variantMatrix(p.Models, p.Disagreement, vs)
+	hdr := append([]string{"disagreement (%)"}, vs...)
+	var rows [][]string
+	for i, v := range vs {
+		row := []string{v}
+		for j := range vs {
+			row = append(row, pct(dm[i][j]))
+		}
+		rows = append(rows, row)
+	}
+	ds, dc, _, _ := pairStats(p.Models, p.Disagreement)
+	es, ec, ns, nc := pairStats(p.Models, p.PairEnsemble)
+	em := variantMatrix(p.Models, p.PairEnsemble, vs)
+	var erows [][]string
+	for i, v := range vs {
+		var others []float64
+		for j := range vs {
+			if j != i && !math.IsNaN(em[i][j]) {
+				others = append(others, em[i][j])
+			}
+		}
+		mo, _ := MeanSEM(others)
+		erows = append(erows, []string{v, pct(em[i][i]), pct(mo)})
+	}
+	return []block{
+		{text: "Pairwise disagreement: the fraction (%) of test examples whose argmax differs, averaged over the model pairs of each pair of objectives (diagonal: different seeds of the same objective)."},
+		{header: hdr, rows: rows},
+		{text: fmt.Sprintf("Mean disagreement: %s%% between models of the same objective, %s%% between models of different objectives.", pct(ds), pct(dc))},
+		{text: fmt.Sprintf("Two-model ensembles (mean of softmax probabilities), test top-1 (%%): same-objective pairs %s%% (mean of %d), mixed-objective pairs %s%% (mean of %d).", pct(es), ns, pct(ec), nc)},
+		{header: []string{"objective", "ensemble with same objective (%)", "ensemble with other objectives (%)"}, rows: erows},
+	}
+}
+
+// ckaCurves returns, per variant other than the reference, the mean
+// diagonal CKA against the reference (layer by layer), and the same-variant
+// curve averaged over all variants.
+func (b *builder) ckaCurves(c *CKAResult) (cross map[string][]float64, same []float64) {
+	cross = map[string][]float64{}
+	cnt := map[string]int{}
+	var sameN int
+	L := len(c.Layers)
+	for _, pr := range c.Pairs {
+		diag := make([]float64, L)
+		for i := range L {
+			if i < len(pr.Matrix) && i < len(pr.Matrix[i]) {
+				diag[i] = pr.Matrix[i][i]
+			}
+		}
+		va, vb := pr.A.Variant(), pr.B.Variant()
+		if va == vb {
+			if same == nil {
+				same = make([]float64, L)
+			}
+			for i := range L {
+				same[i] += diag[i]
+			}
+			sameN++
+			continue
+		}
+		other := vb
+		if vb == b.reference() {
+			other = va
+		}
+		if cross[other] == nil {
+			cross[other] = make([]float64, L)
+		}
+		for i := range L {
+			cross[other][i] += diag[i]
+		}
+		cnt[other]++
+	}
+	for v, c := range cross {
+		for i := range c {
+			c[i] /= float64(cnt[v])
+		}
+	}
+	for i := range same {
+		same[i] /= float64(sameN)
+	}
+	return cross, same
+}
+
+func (b *builder) ckaBlocks(c *CKAResult) []block {
+	cross, same := b.ckaCurves(c)
+	hdr := append([]string{"CKA with " + b.reference() + " (same seed)"}, c.Layers...)
+	var rows [][]string
+	for _, v := range b.variants {
+		if cv, ok := cross[v]; ok {
+			row := []string{v}
+			for _, x := range cv {
+				row = append(row, strconv.FormatFloat(x, 'f', 3, 64))
+			}
+			rows = append(rows, row)
+		}
+	}
+	if same != nil {
+		row := []string{"same objective, other seed (mean)"}
+		for _, x := range same {
+			row = append(row, strconv.FormatFloat(x, 'f', 3, 64))
+		}
+		rows = append(rows, row)
+	}
+	return []block{
+		{text: fmt.Sprintf("Linear CKA, ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) on column-centred features, between corresponding layers of two networks on %d fixed test images; %s.", c.Examples, c.Spatial)},
+		{header: hdr, rows: rows},
+	}
+}
+
+// render writes the sections as Markdown and as HTML.
+func (b *builder) render(figs map[string][]byte) (string, string) {
+	b.build()
+	var md, h strings.Builder
+	h.WriteString("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + html.EscapeString("Study "+b.an.Study) + "</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}td:first-child{text-align:left}img{max-width:100%}</style></head><body>\n")
+	for i, s := range b.sections {
+		level := "##"
+		if i == 0 {
+			level = "#"
+		}
+		fmt.Fprintf(&md, "%s %s\n\n", level, s.title)
+		fmt.Fprintf(&h, "<h%d>%s</h%d>\n", len(level), html.EscapeString(s.title), len(level))
+		for _, bl := range s.body {
+			switch {
+			case bl.figure != "":
+				png, ok := figs[bl.figure]
+				if !ok {
+					continue
+				}
+				fmt.Fprintf(&md, "![%s](%s/%s.png) ([SVG](%s/%s.svg))\n\n", bl.figure, FiguresDir, bl.figure, FiguresDir, bl.figure)
+				fmt.Fprintf(&h, "<figure><img alt=\"%s\" src=\"data:image/png;base64,%s\"><figcaption>%s</figcaption></figure>\n", bl.figure, base64.StdEncoding.EncodeToString(png), bl.figure)
+			case bl.header != nil:
+				md.WriteString("| " + strings.Join(bl.header, " | ") + " |\n|" + strings.Repeat("---|", len(bl.header)) + "\n")
+				h.WriteString("<table><tr>")
+				for _, c := range bl.header {
+					h.WriteString("<th>" + html.EscapeString(c) + "</th>")
+				}
+				h.WriteString("</tr>\n")
+				for _, r := range bl.rows {
+					md.WriteString("| " + strings.Join(r, " | ") + " |\n")
+					h.WriteString("<tr>")
+					for _, c := range r {
+						h.WriteString("<td>" + html.EscapeString(c) + "</td>")
+					}
+					h.WriteString("</tr>\n")
+				}
+				md.WriteString("\n")
+				h.WriteString("</table>\n")
+			default:
+				md.WriteString(bl.text + "\n\n")
+				h.WriteString("<p>" + html.EscapeString(bl.text) + "</p>\n")
+			}
+		}
+	}
+	h.WriteString("</body></html>\n")
+	return md.String(), h.String()
+}

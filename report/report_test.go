@@ -1,0 +1,197 @@
+package report
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/losslab/losslab/metrics"
+)
+
+func TestWelchTHandWorked(t *testing.T) {
+	// With b constant, ν = 1: the t distribution is Cauchy, whose CDF is
+	// 1/2 + atan(t)/π. a = {0, 2}: mean 1, s² = 2, s²/n = 1; b = {5, 5}.
+	tt, df, p := WelchT([]float64{0, 2}, []float64{5, 5})
+	if tt != -4 || math.Abs(df-1) > 1e-12 {
+		t.Errorf("t, df = %v, %v; want -4, 1", tt, df)
+	}
+	if want := 1 - 2*math.Atan(4)/math.Pi; math.Abs(p-want) > 1e-9 {
+		t.Errorf("p = %v; want %v", p, want)
+	}
+	// a = {1,2,3,4}, b = {2,4,6,8,10}: s²/n = 5/12 and 2, t = −3.5/√(29/12),
+	// ν = (29/12)² / ((5/12)²/3 + 4/4).
+	tt, df, _ = WelchT([]float64{1, 2, 3, 4}, []float64{2, 4, 6, 8, 10})
+	if wt, wdf := -3.5/math.Sqrt(29.0/12), (29.0/12)*(29.0/12)/((5.0/12)*(5.0/12)/3+1); math.Abs(tt-wt) > 1e-12 || math.Abs(df-wdf) > 1e-12 {
+		t.Errorf("t, df = %v, %v; want %v, %v", tt, df, wt, wdf)
+	}
+	if _, _, p := WelchT([]float64{1}, []float64{2, 3}); !math.IsNaN(p) {
+		t.Errorf("p with one value = %v; want NaN", p)
+	}
+	m, s := MeanSEM([]float64{1, 2, 3, 4})
+	if m != 2.5 || math.Abs(s-math.Sqrt(5.0/3)/2) > 1e-12 {
+		t.Errorf("MeanSEM = %v, %v", m, s)
+	}
+}
+
+// fixture writes a study folder with three variants (softmax, a better
+// objective, a cosine τ sweep of three), two seeds, every metric and
+// analysis. sepBetter decides whether the better objective has the higher
+// R² (claim 4).
+func fixture(t *testing.T, sepBetter bool) string {
+	dir := t.TempDir()
+	type v struct {
+		obj, hyper     string
+		top1, r2, prob float64
+		active         float64
+	}
+	r2Better := 0.5
+	if sepBetter {
+		r2Better = 0.8
+	}
+	vs := []v{
+		{"softmax", "", 0.90, 0.6, 0.80, 0.5},
+		{"dropout", "keep_prob=0.7", 0.93, r2Better, 0.70, 0.3},
+		{"cosine_softmax", "tau=0.03", 0.94, 0.9, 0.60, 0.2},
+		{"cosine_softmax", "tau=0.05", 0.92, 0.8, 0.70, 0.3},
+		{"cosine_softmax", "tau=0.1", 0.91, 0.7, 0.75, 0.4},
+	}
+	var rows []Row
+	an := Analyses{Study: "fixture", Description: "a fixture", Reference: "softmax", TauKey: "tau"}
+	bins := []metrics.ReliabilityBin{{Lo: 0.8, Hi: 0.9, Count: 10, Confidence: 0.85, Accuracy: 0.8}, {Lo: 0.9, Hi: 1, Count: 90, Confidence: 0.95, Accuracy: 0.93}}
+	for i, x := range vs {
+		for _, seed := range []uint64{1, 2} {
+			d := float64(seed) * 0.005
+			unit := "train-" + x.obj + string(rune('a'+i)) + string(rune('0'+seed))
+			m := Model{Unit: unit, Objective: x.obj, Hyper: x.hyper, Seed: seed}
+			an.Models = append(an.Models, m)
+			an.Reliability = append(an.Reliability, Reliability{Model: m, Temperature: 1.1, Before: bins, After: bins})
+			for name, val := range map[string]float64{
+				"test_top1": x.top1 + d, "test_top5": 0.99, "test_ece": 0.02 + d, "test_ece_ts": 0.01, "test_nll": 0.3, "test_nll_ts": 0.28, "temperature": 1.1,
+				"corrupted_mean_accuracy": x.top1 - 0.2 + d, "clean_subset_accuracy": x.top1, "r2": x.r2 + d, "active_fraction_penultimate": x.active,
+				"probe_fashion-mnist_top1": x.prob + d, "knn_fashion-mnist_top1": x.prob - 0.05,
+			} {
+				rows = append(rows, Row{Study: "fixture", Unit: unit, Objective: x.obj, Hyper: x.hyper, Seed: seed, Metric: name, Value: val})
+			}
+		}
+	}
+	n := len(an.Models)
+	dis := make([][]float64, n)
+	ens := make([][]float64, n)
+	for i := range dis {
+		dis[i], ens[i] = make([]float64, n), make([]float64, n)
+		for j := range dis[i] {
+			same := an.Models[i].Variant() == an.Models[j].Variant()
+			switch {
+			case i == j:
+				ens[i][j] = 0.9
+			case same:
+				dis[i][j], ens[i][j] = 0.02, 0.94
+			default:
+				dis[i][j], ens[i][j] = 0.05, 0.93
+			}
+		}
+	}
+	an.Predictions = &Predictions{Models: an.Models, Disagreement: dis, PairEnsemble: ens}
+	layers := []string{"conv1", "conv2", "dense1", "logits"}
+	an.CKA = &CKAResult{Layers: layers, Examples: 100, Spatial: "pooled"}
+	for i := 2; i < n; i += 2 {
+		mat := [][]float64{{0.95, 0.8, 0.5, 0.4}, {0.8, 0.9, 0.6, 0.5}, {0.5, 0.6, 0.6, 0.5}, {0.4, 0.5, 0.5, 0.5}}
+		an.CKA.Pairs = append(an.CKA.Pairs, CKAPair{A: an.Models[0], B: an.Models[i], Matrix: mat})
+	}
+	an.CKA.Pairs = append(an.CKA.Pairs, CKAPair{A: an.Models[0], B: an.Models[1], Matrix: [][]float64{{0.99, 0, 0, 0}, {0, 0.98, 0, 0}, {0, 0, 0.95, 0}, {0, 0, 0, 0.97}}})
+	f, err := os.Create(filepath.Join(dir, ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteResults(f, rows); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	b, _ := json.Marshal(an)
+	if err := os.WriteFile(filepath.Join(dir, AnalysesFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestGenerateHasEveryTableAndFigure(t *testing.T) {
+	dir := fixture(t, true)
+	if err := Generate(dir); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, MarkdownFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	htm, err := os.ReadFile(filepath.Join(dir, HTMLFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"## Accuracy and calibration", "## Robustness", "## Representations", "## Transfer", "## Predictions", "## Representational similarity (CKA)", "## Findings",
+		"linear probe fashion-mnist (%)", "kNN fashion-mnist (%)", "disagreement (%)", "ensemble with same objective (%)", "ECE TS (%)"} {
+		if !strings.Contains(string(md), s) {
+			t.Errorf("report.md lacks %q", s)
+		}
+	}
+	// softmax top-1: seeds 0.905 and 0.91, mean 90.75%, s.e.m. 0.25%.
+	if !strings.Contains(string(md), "| softmax | 2 | 90.75 ± 0.25 |") {
+		t.Errorf("report.md lacks softmax's top-1 row 90.75 ± 0.25:\n%s", md)
+	}
+	for _, fig := range []string{"cka_curve", "cka_heatmaps", "r2_vs_accuracy", "r2_vs_transfer", "reliability", "tau_sweep"} {
+		for _, ext := range []string{".png", ".svg"} {
+			fi, err := os.Stat(filepath.Join(dir, FiguresDir, fig+ext))
+			if err != nil || fi.Size() < 500 {
+				t.Errorf("figure %s%s: %v", fig, ext, err)
+			}
+		}
+		if !strings.Contains(string(htm), `alt="`+fig+`" src="data:image/png;base64,iVBOR`) {
+			t.Errorf("report.html does not embed %s as a PNG", fig)
+		}
+		if !strings.Contains(string(md), "figures/"+fig+".png") {
+			t.Errorf("report.md does not link %s", fig)
+		}
+	}
+	for c := 1; c <= 5; c++ {
+		if !strings.Contains(string(md), "Claim "+string(rune('0'+c))+" —") {
+			t.Errorf("report.md lacks the finding for claim %d", c)
+		}
+	}
+}
+
+func TestFindingsFollowTheNumbers(t *testing.T) {
+	verdicts := func(sepBetter bool) map[int]string {
+		dir := fixture(t, sepBetter)
+		rows, err := ReadResults(filepath.Join(dir, ResultsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		an, err := ReadAnalyses(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[int]string{}
+		for _, f := range newBuilder(rows, an).Findings() {
+			out[f.Claim] = f.Verdict
+		}
+		return out
+	}
+	v := verdicts(true)
+	// Claim 1: dropout and three cosine variants beat softmax; the best
+	// top-1 (cosine τ=0.03) is not the best ECE (softmax, lowest). Claim 2:
+	// cross-objective disagreement 5% > 2%, mixed ensembles 93% ≤ 94%.
+	// Claim 3: first-layer CKA 0.95 vs penultimate 0.6. Claim 5: R² falls
+	// and transfer rises with τ; R² and activity are anti-correlated.
+	want := map[int]string{1: Supported, 2: Supported, 3: Supported, 4: Supported, 5: Supported}
+	for c, w := range want {
+		if v[c] != w {
+			t.Errorf("claim %d: %s; want %s", c, v[c], w)
+		}
+	}
+	// With dropout's R² below softmax's, claim 4 no longer fully holds.
+	if got := verdicts(false)[4]; got == Supported {
+		t.Errorf("claim 4 with a better objective of lower R²: %s; want not fully supported", got)
+	}
+}

@@ -1,0 +1,291 @@
+package study
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/losslab/losslab/data"
+	"github.com/losslab/losslab/train"
+)
+
+// Unit kinds, in the order a study runs them.
+const (
+	KindTrain       = "train"       // train.Run of one objective variant × seed
+	KindEvaluate    = "evaluate"    // test logits, calibration (T fitted on the holdout), separation, sparsity
+	KindFeatures    = "features"    // block outputs of a fixed test subset, as .npy
+	KindTransfer    = "transfer"    // linear probe + kNN on one transfer target
+	KindCorruptSet  = "corrupt-set" // the corrupted copies of a test subset
+	KindRobustness  = "robustness"  // accuracy on every corruption × severity
+	KindCKA         = "cka"         // layer × layer CKA between pairs of models
+	KindPredictions = "predictions" // disagreement matrix and ensembles
+)
+
+// Unit is one step of a study. Its ID is a content address: a hash of its
+// kind, its inputs and its dependencies' ids, so the same work has the same
+// id in every study and every order of the spec.
+type Unit struct {
+	ID   string   `json:"id"`
+	Kind string   `json:"kind"`
+	Deps []string `json:"deps,omitempty"`
+
+	// Objective, Hyper and Seed describe the model a per-model unit is
+	// about (results.csv's columns); not part of the id beyond Config.
+	Objective string `json:"objective,omitempty"`
+	Hyper     string `json:"hyperparameters,omitempty"`
+	Seed      uint64 `json:"seed,omitempty"`
+
+	// Inputs, by kind.
+	Config      *train.Config `json:"config,omitempty"`      // train
+	Source      string        `json:"source,omitempty"`      // pretraining dataset (with its holdout)
+	Holdout     int           `json:"holdout,omitempty"`     // evaluate
+	Target      string        `json:"target,omitempty"`      // transfer
+	TrainN      int           `json:"train_n,omitempty"`     // transfer
+	TestN       int           `json:"test_n,omitempty"`      // transfer, features, corrupt-set
+	Corruptions []string      `json:"corruptions,omitempty"` // corrupt-set
+	Pairs       [][2]int      `json:"pairs,omitempty"`       // cka: indexes into Deps
+}
+
+// unitVersion changes whenever a unit kind's computation changes, so that
+// stale results are not reused.
+const unitVersion = 1
+
+// address sets u.ID from its kind, inputs and deps.
+func (u *Unit) address() {
+	v := *u
+	v.ID, v.Objective, v.Hyper, v.Seed = "", "", "", 0
+	b, err := json.Marshal(struct {
+		V int
+		U Unit
+	}{unitVersion, v})
+	if err != nil {
+		panic(err) // Unit holds only JSON-encodable fields
+	}
+	h := sha256.Sum256(b)
+	name := u.Kind
+	if u.Objective != "" {
+		name += "-" + strings.NewReplacer("+", "_", "/", "_").Replace(u.Objective)
+	}
+	u.ID = name + "-" + hex.EncodeToString(h[:8])
+}
+
+// Plan is a study's units in dependency order, with notes on what was
+// left out and why.
+type Plan struct {
+	Study string   `json:"study"`
+	Spec  Spec     `json:"spec"`
+	Units []Unit   `json:"units"`
+	Notes []string `json:"notes,omitempty"`
+}
+
+// TrainUnits returns the plan's training units, in order.
+func (p *Plan) TrainUnits() []Unit {
+	var out []Unit
+	for _, u := range p.Units {
+		if u.Kind == KindTrain {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// Unit returns the unit with the given id, or nil.
+func (p *Plan) Unit(id string) *Unit {
+	for i := range p.Units {
+		if p.Units[i].ID == id {
+			return &p.Units[i]
+		}
+	}
+	return nil
+}
+
+// NewPlan turns a spec into units. Threads 0 in the recipe is resolved to
+// this machine's core count; the plan is stored with the study, so other
+// machines (Slurm tasks) run the same units.
+func NewPlan(s Spec) (*Plan, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	base, err := s.baseConfig()
+	if err != nil {
+		return nil, err
+	}
+	vars, err := s.variants()
+	if err != nil {
+		return nil, err
+	}
+	source := holdoutName(s.Dataset, s.holdout())
+	if err := registerHoldout(s.Dataset, s.holdout()); err != nil {
+		return nil, err
+	}
+	p := &Plan{Study: s.Name, Spec: s}
+	add := func(u Unit) Unit {
+		u.address()
+		p.Units = append(p.Units, u)
+		return u
+	}
+	seeds := slices.Clone(s.Seeds)
+	slices.Sort(seeds)
+
+	type model struct {
+		train, eval, feat Unit
+	}
+	var models []model
+	for _, v := range vars {
+		for _, seed := range seeds {
+			c := base
+			c.Dataset, c.Objective, c.ObjectiveParams, c.Seed = source, v.Name, v.Params, seed
+			c = c.Resolved()
+			if err := c.Validate(); err != nil {
+				return nil, fmt.Errorf("study %s, objective %s %s, seed %d: %w", s.Name, v.Name, v.hyper(), seed, err)
+			}
+			meta := Unit{Objective: v.Name, Hyper: v.hyper(), Seed: seed}
+			tu := meta
+			tu.Kind, tu.Config = KindTrain, &c
+			tu = add(tu)
+			m := model{train: tu}
+			eu := meta
+			eu.Kind, eu.Deps, eu.Source, eu.Holdout = KindEvaluate, []string{tu.ID}, s.Dataset, s.holdout()
+			m.eval = add(eu)
+			if s.analysis("cka") {
+				fu := meta
+				fu.Kind, fu.Deps, fu.TestN = KindFeatures, []string{tu.ID}, s.featureExamples()
+				m.feat = add(fu)
+			}
+			models = append(models, m)
+		}
+	}
+
+	if s.analysis("probe") || s.analysis("knn") {
+		for _, target := range s.Transfer {
+			if note := targetMissing(target); note != "" {
+				p.Notes = append(p.Notes, note)
+				continue
+			}
+			for _, m := range models {
+				u := Unit{Kind: KindTransfer, Deps: []string{m.train.ID}, Target: target,
+					TrainN: s.transferTrain(), TestN: s.transferTest(),
+					Objective: m.train.Objective, Hyper: m.train.Hyper, Seed: m.train.Seed}
+				add(u)
+			}
+		}
+	}
+
+	names, _ := s.corruptionNames()
+	if s.analysis("robustness") && len(names) > 0 {
+		set := add(Unit{Kind: KindCorruptSet, Source: s.Dataset, TestN: s.corruptionExamples(), Corruptions: names})
+		for _, m := range models {
+			add(Unit{Kind: KindRobustness, Deps: []string{m.train.ID, set.ID}, TestN: s.corruptionExamples(),
+				Objective: m.train.Objective, Hyper: m.train.Hyper, Seed: m.train.Seed})
+		}
+	} else if s.analysis("robustness") {
+		p.Notes = append(p.Notes, "robustness: the spec lists no corruptions; skipped")
+	}
+
+	if s.analysis("cka") && len(models) > 1 {
+		// Pairs: each model against the reference variant (softmax, see
+		// referenceVariant) at the same seed, and the first two seeds of
+		// every variant against each other.
+		var deps []string
+		index := map[string]int{}
+		for _, m := range models {
+			index[m.feat.ID] = len(deps)
+			deps = append(deps, m.feat.ID)
+		}
+		var pairs [][2]int
+		perVar := len(seeds)
+		ref := referenceVariant(vars)
+		for vi := range vars {
+			for si := range seeds {
+				if vi != ref {
+					pairs = append(pairs, [2]int{ref*perVar + si, vi*perVar + si})
+				}
+			}
+			if perVar > 1 {
+				pairs = append(pairs, [2]int{vi * perVar, vi*perVar + 1})
+			}
+		}
+		add(canonicalPairs(Unit{Kind: KindCKA, Deps: deps, Pairs: pairs}))
+	}
+	if s.analysis("predictions") && len(models) > 1 {
+		var deps []string
+		for _, m := range models {
+			deps = append(deps, m.eval.ID)
+		}
+		slices.Sort(deps)
+		add(Unit{Kind: KindPredictions, Deps: deps})
+	}
+	return p, nil
+}
+
+// canonicalPairs sorts a CKA unit's deps and renumbers its pairs (each
+// ordered, then sorted), so that its id does not depend on spec order.
+func canonicalPairs(u Unit) Unit {
+	sorted := slices.Clone(u.Deps)
+	slices.Sort(sorted)
+	pos := map[string]int{}
+	for i, d := range sorted {
+		pos[d] = i
+	}
+	var pairs [][2]int
+	for _, pr := range u.Pairs {
+		a, b := pos[u.Deps[pr[0]]], pos[u.Deps[pr[1]]]
+		if a > b {
+			a, b = b, a
+		}
+		pairs = append(pairs, [2]int{a, b})
+	}
+	slices.SortFunc(pairs, func(x, y [2]int) int {
+		if x[0] != y[0] {
+			return x[0] - y[0]
+		}
+		return x[1] - y[1]
+	})
+	u.Deps, u.Pairs = sorted, slices.Compact(pairs)
+	return u
+}
+
+// targetMissing returns a note when a transfer target cannot be loaded
+// without a download, or "" when it is available.
+func targetMissing(target string) string {
+	base, _ := derivedBase(target)
+	if base == "" {
+		base = target
+	}
+	if e := data.Lookup(base); e != nil {
+		if _, err := e.Locate(); err != nil {
+			return fmt.Sprintf("transfer target %s: dataset %s is not on this machine ('losslab data fetch %s'); skipped", target, base, base)
+		}
+		return ""
+	}
+	if slices.Contains(train.DatasetNames(), base) || data.IsPath(base) {
+		return ""
+	}
+	return fmt.Sprintf("transfer target %s: unknown dataset %s (known: %s; derived: NAME-%s); skipped", target, base, strings.Join(train.DatasetNames(), ", "), strings.Join(DerivedTasks, ", NAME-"))
+}
+
+// referenceVariant is the index of the variant others are compared with:
+// plain softmax if the study has it, else the first by name and
+// hyperparameters (so that the choice does not depend on spec order).
+func referenceVariant(vs []variant) int {
+	best := -1
+	for i, v := range vs {
+		if best < 0 || variantLess(v, vs[best]) {
+			best = i
+		}
+	}
+	return best
+}
+
+func variantLess(a, b variant) bool {
+	if (a.Name == "softmax") != (b.Name == "softmax") {
+		return a.Name == "softmax"
+	}
+	if a.Name != b.Name {
+		return a.Name < b.Name
+	}
+	return a.hyper() < b.hyper()
+}

@@ -1,0 +1,414 @@
+package study
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/losslab/losslab/data/corrupt"
+	"github.com/losslab/losslab/objective"
+	"github.com/losslab/losslab/train"
+)
+
+// Spec is a study: what to pretrain, under which objectives and seeds, and
+// what to measure. It is read from YAML or JSON (ParseSpec); every key is
+// checked, and an unknown one is an error naming its line.
+type Spec struct {
+	// Name names the study in its report and results.csv.
+	Name string `yaml:"name" json:"name"`
+	// Dataset and Model are the pretraining dataset and model
+	// (train.DatasetNames, nn.ModelNames).
+	Dataset string `yaml:"dataset" json:"dataset"`
+	Model   string `yaml:"model" json:"model"`
+	// Preset, if set, is the train preset the recipe starts from instead
+	// of train.DefaultConfig(Dataset, Model).
+	Preset string `yaml:"preset,omitempty" json:"preset,omitempty"`
+	// Recipe overrides training-config fields by their config.json names
+	// (train.ConfigKeys), e.g. epochs, lr, train_limit.
+	Recipe Recipe `yaml:"recipe,omitempty" json:"recipe,omitempty"`
+	// Holdout is the number of training examples held out of training as
+	// the validation split for temperature scaling (never the test set).
+	// 0 means DefaultHoldout.
+	Holdout int `yaml:"holdout,omitempty" json:"holdout,omitempty"`
+	// Objectives lists the objectives, each with hyperparameters and
+	// optional sweeps.
+	Objectives []ObjectiveSpec `yaml:"objectives" json:"objectives"`
+	// Seeds are the training seeds of every objective.
+	Seeds []uint64 `yaml:"seeds" json:"seeds"`
+	// Transfer lists the transfer targets: dataset names (train.DatasetNames)
+	// or derived tasks (DerivedTasks), e.g. "fashion-mnist", "mnist-rot90".
+	Transfer []string `yaml:"transfer,omitempty" json:"transfer,omitempty"`
+	// TransferTrain and TransferTest are the number of examples of each
+	// transfer target's training and test split used by the probes.
+	TransferTrain int `yaml:"transfer_train,omitempty" json:"transfer_train,omitempty"`
+	TransferTest  int `yaml:"transfer_test,omitempty" json:"transfer_test,omitempty"`
+	// Corruptions lists corruption names (data/corrupt), or the groups
+	// "mnist-c" and "common".
+	Corruptions []string `yaml:"corruptions,omitempty" json:"corruptions,omitempty"`
+	// CorruptionExamples is the number of test examples corrupted.
+	CorruptionExamples int `yaml:"corruption_examples,omitempty" json:"corruption_examples,omitempty"`
+	// FeatureExamples is the size of the fixed subset of test images whose
+	// block outputs are extracted for CKA.
+	FeatureExamples int `yaml:"feature_examples,omitempty" json:"feature_examples,omitempty"`
+	// Analyses selects the analyses (Analyses); empty means all.
+	Analyses []string `yaml:"analyses,omitempty" json:"analyses,omitempty"`
+}
+
+// ObjectiveSpec is one objective of a study: a registered name or "+"-stack
+// (objective.Names), fixed hyperparameters, and sweeps. A sweep runs the
+// objective once per combination of the swept values (a Cartesian product
+// over keys), e.g. sweep: {tau: [0.03, 0.05, 0.1]}.
+type ObjectiveSpec struct {
+	Name   string               `yaml:"name" json:"name"`
+	Params map[string]float64   `yaml:"params,omitempty" json:"params,omitempty"`
+	Sweep  map[string][]float64 `yaml:"sweep,omitempty" json:"sweep,omitempty"`
+}
+
+// Recipe is a set of training-config overrides keyed by config.json names.
+type Recipe map[string]any
+
+// Analyses lists the analyses a study can run.
+var Analyses = []string{"calibration", "separation", "sparsity", "cka", "probe", "knn", "predictions", "robustness"}
+
+// DerivedTasks are transfer targets made from a dataset without downloads:
+// NAME-rot90 (images rotated by 90°, same labels) and NAME-parity (the
+// label's parity: 2 classes) for any registered NAME with [H, W, C] images.
+var DerivedTasks = []string{"rot90", "parity"}
+
+// Defaults of the optional sizes.
+const (
+	DefaultHoldout            = 5000
+	DefaultTransferTrain      = 5000
+	DefaultTransferTest       = 2000
+	DefaultCorruptionExamples = 1000
+	DefaultFeatureExamples    = 1000
+)
+
+// studyKeys are keys the study sets itself and a recipe may not.
+var studyKeys = []string{"dataset", "model", "objective", "objective_params", "seed", "preset"}
+
+// UnmarshalYAML checks every recipe key against the training config's
+// field names, naming the line of an unknown one.
+func (r *Recipe) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: recipe must be a mapping of training-config fields", n.Line)
+	}
+	out := Recipe{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if slices.Contains(studyKeys, k.Value) {
+			return fmt.Errorf("line %d: recipe key %q is set by the study (use the study's dataset, model, preset, objectives and seeds)", k.Line, k.Value)
+		}
+		if !slices.Contains(train.ConfigKeys(), k.Value) {
+			return fmt.Errorf("line %d: unknown recipe key %q; valid keys: %s", k.Line, k.Value, strings.Join(recipeKeys(), ", "))
+		}
+		var val any
+		if err := v.Decode(&val); err != nil {
+			return fmt.Errorf("line %d: recipe %s: %v", v.Line, k.Value, err)
+		}
+		out[k.Value] = val
+	}
+	*r = out
+	return nil
+}
+
+func recipeKeys() []string {
+	var ks []string
+	for _, k := range train.ConfigKeys() {
+		if !slices.Contains(studyKeys, k) {
+			ks = append(ks, k)
+		}
+	}
+	return ks
+}
+
+// ParseSpec reads a study from YAML or JSON (JSON is YAML). Unknown keys,
+// anywhere, are errors with their line number; name is used in messages.
+func ParseSpec(name string, b []byte) (Spec, error) {
+	var s Spec
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		return Spec{}, fmt.Errorf("%s: %v", name, err)
+	}
+	if err := s.Validate(); err != nil {
+		return Spec{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return s, nil
+}
+
+// LoadSpec reads a study file (ParseSpec).
+func LoadSpec(path string) (Spec, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Spec{}, err
+	}
+	return ParseSpec(path, b)
+}
+
+// Default is the built-in study: mnist-cnn pretrained on 30,000 embedded
+// MNIST digits for 2 epochs under each of the nine objectives at their
+// default hyperparameters plus a cosine-softmax τ sweep, two seeds each;
+// linear-probe and kNN transfer to Fashion-MNIST (when present) and to
+// rotated digits; the MNIST-C corruptions; every analysis. It needs no
+// network and fits in about 25 minutes on 2 cores.
+func Default() Spec {
+	var objs []ObjectiveSpec
+	for _, n := range objective.Names() {
+		o := ObjectiveSpec{Name: n}
+		if n == "cosine_softmax" {
+			o.Sweep = map[string][]float64{"tau": {0.03, 0.05, 0.1}}
+		}
+		objs = append(objs, o)
+	}
+	return Spec{
+		Name: "default", Dataset: "mnist", Model: "mnist-cnn",
+		Recipe:      Recipe{"epochs": 2, "train_limit": 30000},
+		Objectives:  objs,
+		Seeds:       []uint64{1, 2},
+		Transfer:    []string{"fashion-mnist", "mnist-rot90"},
+		Corruptions: []string{"mnist-c"},
+	}
+}
+
+// Quick shrinks s to minutes with the same shape (objectives, sweeps,
+// transfer targets, corruptions and analyses unchanged): one epoch on at
+// most 4,000 training and 2,000 test examples, at most two seeds, and
+// smaller probe, corruption and feature subsets.
+func (s Spec) Quick() Spec {
+	s.Name += "-quick"
+	r := Recipe{}
+	for k, v := range s.Recipe {
+		r[k] = v
+	}
+	r["epochs"] = 1
+	r["warmup_epochs"] = 0.2
+	r["train_limit"] = min(positive(r["train_limit"], 4000), 4000)
+	r["test_limit"] = min(positive(r["test_limit"], 2000), 2000)
+	delete(r, "step_epochs")
+	s.Recipe = r
+	s.Holdout = min(s.holdout(), 1000)
+	s.Seeds = s.Seeds[:min(len(s.Seeds), 2)]
+	s.TransferTrain = min(s.transferTrain(), 1000)
+	s.TransferTest = min(s.transferTest(), 500)
+	s.CorruptionExamples = min(s.corruptionExamples(), 300)
+	s.FeatureExamples = min(s.featureExamples(), 300)
+	return s
+}
+
+// positive reads a recipe number, returning def for a missing or
+// non-positive one.
+func positive(v any, def int) int {
+	f, ok := toFloat(v)
+	if !ok || f <= 0 {
+		return def
+	}
+	return int(f)
+}
+
+func toFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	case float64:
+		return x, true
+	case string:
+		f, err := strconv.ParseFloat(x, 64)
+		return f, err == nil
+	}
+	return 0, false
+}
+
+func (s Spec) holdout() int       { return orDefault(s.Holdout, DefaultHoldout) }
+func (s Spec) transferTrain() int { return orDefault(s.TransferTrain, DefaultTransferTrain) }
+func (s Spec) transferTest() int  { return orDefault(s.TransferTest, DefaultTransferTest) }
+func (s Spec) corruptionExamples() int {
+	return orDefault(s.CorruptionExamples, DefaultCorruptionExamples)
+}
+func (s Spec) featureExamples() int { return orDefault(s.FeatureExamples, DefaultFeatureExamples) }
+
+func orDefault(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// analysis reports whether the study runs the named analysis.
+func (s Spec) analysis(name string) bool {
+	return len(s.Analyses) == 0 || slices.Contains(s.Analyses, name)
+}
+
+// Validate checks the fields that do not need data: names, sizes, seeds
+// and the analyses. Training configs are checked by Plan.
+func (s Spec) Validate() error {
+	switch {
+	case s.Name == "" || strings.ContainsAny(s.Name, "/\\,\n"):
+		return fmt.Errorf("study: name %q; want a non-empty name without / \\ , or newlines", s.Name)
+	case s.Dataset == "":
+		return fmt.Errorf("study %s: dataset is empty; want one of %s", s.Name, strings.Join(train.DatasetNames(), ", "))
+	case s.Model == "":
+		return fmt.Errorf("study %s: model is empty", s.Name)
+	case len(s.Objectives) == 0:
+		return fmt.Errorf("study %s: objectives is empty; want at least one", s.Name)
+	case len(s.Seeds) == 0:
+		return fmt.Errorf("study %s: seeds is empty; want at least one", s.Name)
+	case s.Holdout < 0 || s.TransferTrain < 0 || s.TransferTest < 0 || s.CorruptionExamples < 0 || s.FeatureExamples < 0:
+		return fmt.Errorf("study %s: holdout, transfer_train, transfer_test, corruption_examples and feature_examples must be ≥ 0 (0 = default)", s.Name)
+	}
+	seen := map[uint64]bool{}
+	for _, sd := range s.Seeds {
+		if seen[sd] {
+			return fmt.Errorf("study %s: seed %d listed twice", s.Name, sd)
+		}
+		seen[sd] = true
+	}
+	for _, a := range s.Analyses {
+		if !slices.Contains(Analyses, a) {
+			return fmt.Errorf("study %s: unknown analysis %q; valid: %s", s.Name, a, strings.Join(Analyses, ", "))
+		}
+	}
+	if _, err := s.corruptionNames(); err != nil {
+		return err
+	}
+	for _, o := range s.Objectives {
+		for k, vs := range o.Sweep {
+			if len(vs) == 0 {
+				return fmt.Errorf("study %s: objective %s: sweep %s is empty", s.Name, o.Name, k)
+			}
+			if _, dup := o.Params[k]; dup {
+				return fmt.Errorf("study %s: objective %s: %s is both a param and a sweep", s.Name, o.Name, k)
+			}
+		}
+	}
+	return nil
+}
+
+// corruptionNames expands the groups in Corruptions and checks the names.
+func (s Spec) corruptionNames() ([]string, error) {
+	var out []string
+	for _, c := range s.Corruptions {
+		switch c {
+		case "mnist-c":
+			out = append(out, corrupt.MNISTCNames()...)
+		case "common":
+			out = append(out, corrupt.Common()...)
+		default:
+			if corrupt.Lookup(c) == nil {
+				return nil, fmt.Errorf("study %s: unknown corruption %q; valid: mnist-c, common, or one of %s", s.Name, c, strings.Join(corrupt.All(), ", "))
+			}
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// baseConfig is the training config every unit starts from: the preset or
+// default recipe with the study's overrides applied.
+func (s Spec) baseConfig() (train.Config, error) {
+	c := train.DefaultConfig(s.Dataset, s.Model)
+	if s.Preset != "" {
+		p, err := train.Preset(s.Preset)
+		if err != nil {
+			return c, fmt.Errorf("study %s: %w", s.Name, err)
+		}
+		c = p
+		c.Dataset, c.Model = s.Dataset, s.Model
+	}
+	if len(s.Recipe) > 0 {
+		// Overrides go through config.json's own decoding, so each key
+		// means exactly what it means there.
+		b, err := json.Marshal(map[string]any(s.Recipe))
+		if err != nil {
+			return c, fmt.Errorf("study %s: recipe: %v", s.Name, err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			return c, fmt.Errorf("study %s: recipe: %v", s.Name, err)
+		}
+	}
+	return c, nil
+}
+
+// variant is one objective of the study with resolved hyperparameters.
+type variant struct {
+	Name   string
+	Params map[string]float64 // every hyperparameter, defaults filled in
+}
+
+// Label is "name" or "name key=value ..." with the swept and given keys.
+func (v variant) hyper() string {
+	keys := make([]string, 0, len(v.Params))
+	for k := range v.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, k+"="+strconv.FormatFloat(v.Params[k], 'g', -1, 64))
+	}
+	return strings.Join(parts, " ")
+}
+
+// variants expands sweeps into one variant per combination, each with its
+// hyperparameters resolved by the objective registry (so an explicit
+// default and an omitted one are the same variant).
+func (s Spec) variants() ([]variant, error) {
+	var out []variant
+	seen := map[string]bool{}
+	for _, o := range s.Objectives {
+		keys := make([]string, 0, len(o.Sweep))
+		for k := range o.Sweep {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		combos := []map[string]float64{{}}
+		for _, k := range keys {
+			var next []map[string]float64
+			for _, c := range combos {
+				for _, v := range o.Sweep[k] {
+					m := map[string]float64{k: v}
+					for kk, vv := range c {
+						m[kk] = vv
+					}
+					next = append(next, m)
+				}
+			}
+			combos = next
+		}
+		for _, c := range combos {
+			p := map[string]float64{}
+			for k, v := range o.Params {
+				p[k] = v
+			}
+			for k, v := range c {
+				p[k] = v
+			}
+			obj, err := objective.New(o.Name, p)
+			if err != nil {
+				return nil, fmt.Errorf("study %s: %w", s.Name, err)
+			}
+			v := variant{Name: o.Name, Params: obj.Hyperparams()}
+			key := v.Name + "|" + v.hyper()
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
