@@ -48,6 +48,7 @@ type Conv2d struct {
 
 	// The current pass, for the per-thread workers (runner).
 	pass    convPass
+	nSlots  int // threads taking part, fixed for the pass
 	dxInit  []float32
 	scratch []float32 // per-slot im2col blocks
 	dwParts []float32 // per-group weight gradients
@@ -162,6 +163,7 @@ func (c *Conv2d) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 // example groups [s·G/S, (s+1)·G/S), with its own scratch.
 func (c *Conv2d) runPass() {
 	slots, groups := c.slots(), c.groups()
+	c.nSlots = slots
 	fg := c.forwardGeom()
 	blockLen := fg.blockLen()
 	flipLen := 0
@@ -201,7 +203,7 @@ func (c *Conv2d) flipKernel() {
 
 // runSlots does the work of slots [lo, hi).
 func (c *Conv2d) runSlots(lo, hi int) {
-	slots, groups := c.slots(), c.groups()
+	slots, groups := c.nSlots, c.groups()
 	blockLen := len(c.scratch) / slots
 	kc := c.k() * c.OutC
 	for s := lo; s < hi; s++ {

@@ -358,8 +358,8 @@ func glassBlur(img Image, sigma float64, delta, iters int, p float64, rng *rand.
 // after blending it towards a brightened grey version.
 func snow(img Image, s int, rng *rand.Rand) Image {
 	// The CIFAR-10-C table (loc, scale, zoom, threshold, blur radius, blur
-	// σ, blend). Severity 1 is the one quoted in DATA.md; 2–5 are
-	// make_cifar_c.py's as recalled, not re-checked against the source.
+	// σ, blend), as in make_cifar_c.py of hendrycks/robustness (checked
+	// against public copies of that script).
 	c := [][7]float64{
 		{.1, .2, 1, .6, 8, 3, .95},
 		{.1, .2, 1, .5, 10, 4, .9},
