@@ -47,11 +47,12 @@ func ModelNames() []string {
 // Architectures:
 //   - mlp: flatten, dense 512 + ReLU ("dense1"), dense 512 + ReLU ("dense2"),
 //     head; any input shape.
-//   - mnist-cnn: conv 3×3 32 (pad 1) + ReLU + maxpool 2 ("conv1"), conv 3×3 64
-//   - ReLU + maxpool 2 ("conv2"), flatten + dense 128 + ReLU ("dense1"),
-//     head; HWC input with H, W ≥ 4 (28×28 gives the 3136-wide dense layer).
-//   - resnet20, resnet56: the CIFAR ResNets of He et al. (2016): conv 3×3 16
-//   - BN + ReLU ("stem"), three stages of 3 (resnet20) or 9 (resnet56) basic
+//   - mnist-cnn: conv 3×3 32 (pad 1) + ReLU + maxpool 2 ("conv1"),
+//     conv 3×3 64 + ReLU + maxpool 2 ("conv2"), flatten + dense 128 + ReLU
+//     ("dense1"), head; HWC input with H, W ≥ 4 (28×28 gives the 3136-wide
+//     dense layer).
+//   - resnet20, resnet56: the CIFAR ResNets of He et al. (2016):
+//     conv 3×3 16 + BN + ReLU ("stem"), three stages of 3 (resnet20) or 9 (resnet56) basic
 //     blocks with 16, 32, 64 channels, stride 2 at the first block of stages
 //     2 and 3, 1×1 conv + BN projection shortcuts where the shape changes
 //     (option B), global average pool ("pool"), head; H, W ≥ 4.
