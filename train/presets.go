@@ -61,6 +61,18 @@ var presets = map[string]func() Config{
 	// The MNIST recipe: DefaultConfig("mnist", "mnist-cnn"), 5 epochs, no
 	// augmentation (digits must not be flipped; the crop is optional and
 	// off, as the recipe reaches ≥ 99% without it).
+	//
+	// Test accuracy of mnist-cnn on full MNIST with this preset, seed 1,
+	// 2 threads (losslab train --preset mnist --objective NAME):
+	//
+	//	softmax 99.21   label_smoothing 99.24   sigmoid 99.32
+	//	extra_final_layer_l2 99.27   dropout 99.29   logit_penalty 99.27
+	//	logit_normalization 99.20   cosine_softmax 99.20   (ImageNet defaults)
+	//	squared_error: the defaults (κ 9, M 60, scale 10) diverge within 25
+	//	steps at lr 0.05; MNIST-scale κ 5, M 1, scale 0.1 (Hui & Belkin's
+	//	small-K setting M = 1, their 1/K averaging as scale, κ raised to
+	//	speed up the target logit) gives 98.86 (1 thread); κ 1, M 1,
+	//	scale 0.2 gives 98.80 and κ 1, M 1, scale 0.1 98.45.
 	"mnist": func() Config {
 		return DefaultConfig("mnist", "mnist-cnn")
 	},
