@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/losslab/losslab/internal/atomicfile"
 )
 
 // CacheDirEnv names the environment variable that overrides the download
@@ -458,7 +460,7 @@ func untarFiles(tarball, prefix, dir string, want []CheckedFile) error {
 			return fmt.Errorf("%s: %s: %w", tarball, h.Name, err)
 		}
 		dst := filepath.Join(dir, rel)
-		if err := WriteFileAtomic(dst, b); err != nil {
+		if err := atomicfile.WriteFile(dst, b); err != nil {
 			return err
 		}
 		if err := verifyFile(dst, want[i]); err != nil {

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/losslab/losslab/internal/atomicfile"
 )
 
 // Remote is a file published at one or more URLs with a known checksum.
@@ -231,16 +233,5 @@ func verifyAndPlace(r Remote, part, final string) error {
 	if err := os.Rename(part, final); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(final))
-}
-
-// syncDir fsyncs a folder so that a rename in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	d.Sync() // not supported everywhere; the rename itself has happened
-	return nil
+	return atomicfile.SyncDir(filepath.Dir(final))
 }

@@ -19,9 +19,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/losslab/losslab/internal/atomicfile"
 
 	"github.com/losslab/losslab/tensor"
 )
@@ -617,36 +618,7 @@ func checkLen(n int, shape []int) error {
 // directory, synced, then renamed over path, so a crash never leaves a
 // partial file under the final name.
 func WriteFile(path string, a *Array) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	fail := func(err error) error {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := Write(tmp, a); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	// Make the rename itself durable; a failure here loses nothing written.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return Write(w, a) })
 }
 
 // WriteMatrix writes a float32 tensor (any shape) to path as "<f4".

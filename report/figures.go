@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/losslab/losslab/internal/atomicfile"
+
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette"
 	"gonum.org/v1/plot/plotter"
@@ -16,7 +18,6 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
-	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/metrics"
 )
 
@@ -37,7 +38,7 @@ func (b *builder) figures(dir string) (map[string][]byte, error) {
 			if _, err := wt.WriteTo(&buf); err != nil {
 				return err
 			}
-			if err := data.WriteFileAtomic(filepath.Join(dir, name+"."+ext), buf.Bytes()); err != nil {
+			if err := atomicfile.WriteFile(filepath.Join(dir, name+"."+ext), buf.Bytes()); err != nil {
 				return err
 			}
 			if ext == "png" {
@@ -79,10 +80,10 @@ func (b *builder) figures(dir string) (map[string][]byte, error) {
 	if png, svg, err := b.ckaHeatmaps(); err != nil {
 		return nil, fmt.Errorf("figure cka_heatmaps: %w", err)
 	} else if png != nil {
-		if err := data.WriteFileAtomic(filepath.Join(dir, "cka_heatmaps.png"), png); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, "cka_heatmaps.png"), png); err != nil {
 			return nil, err
 		}
-		if err := data.WriteFileAtomic(filepath.Join(dir, "cka_heatmaps.svg"), svg); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, "cka_heatmaps.svg"), svg); err != nil {
 			return nil, err
 		}
 		out["cka_heatmaps"] = png

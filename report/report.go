@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/losslab/losslab/data"
+	"github.com/losslab/losslab/internal/atomicfile"
 )
 
 // Generate reads DIR/results.csv and DIR/analyses.json and writes
@@ -31,10 +31,10 @@ func Generate(dir string) error {
 		return err
 	}
 	md, htm := r.render(figs)
-	if err := data.WriteFileAtomic(filepath.Join(dir, MarkdownFile), []byte(md)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, MarkdownFile), []byte(md)); err != nil {
 		return err
 	}
-	return data.WriteFileAtomic(filepath.Join(dir, HTMLFile), []byte(htm))
+	return atomicfile.WriteFile(filepath.Join(dir, HTMLFile), []byte(htm))
 }
 
 // builder holds the per-model metrics grouped by variant.

@@ -29,6 +29,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/losslab/losslab/internal/atomicfile"
+
 	"github.com/losslab/losslab/report"
 	"github.com/losslab/losslab/train"
 )
@@ -204,40 +206,13 @@ func Gather(p *Plan, o Options) error {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(o.Dir, report.ResultsFile), []byte(b.String())); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(o.Dir, report.ResultsFile), []byte(b.String())); err != nil {
 		return err
 	}
 	if err := writeJSONAtomic(filepath.Join(o.Dir, report.AnalysesFile), an); err != nil {
 		return err
 	}
 	return report.Generate(o.Dir)
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// folder, fsync and a rename, so readers never see a partial file.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }
 
 // progress is the study's one progress display: a line per unit with

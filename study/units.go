@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/losslab/losslab/internal/atomicfile"
+
 	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/data/corrupt"
 	"github.com/losslab/losslab/metrics"
@@ -607,7 +609,7 @@ func writeJSONAtomic(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return data.WriteFileAtomic(path, append(b, '\n'))
+	return atomicfile.WriteFile(path, append(b, '\n'))
 }
 
 // readJSON reads a JSON file into v; a missing file is fs.ErrNotExist.

@@ -1,7 +1,6 @@
 package train
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -10,7 +9,8 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
+
+	"github.com/losslab/losslab/internal/atomicfile"
 
 	"github.com/losslab/losslab/optim"
 )
@@ -56,7 +56,7 @@ type checkpoint struct {
 
 // writeCheckpoint stores ck at path atomically.
 func writeCheckpoint(path string, ck *checkpoint) error {
-	return writeAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		h := sha256.New()
 		mw := io.MultiWriter(w, h)
 		var b []byte
@@ -203,59 +203,6 @@ func restoreSections(path string, dst, saved []optim.NamedSlice) error {
 	}
 	for i := range dst {
 		copy(dst[i].Data, saved[i].Data)
-	}
-	return nil
-}
-
-// writeAtomic writes a file so that path holds either its old content or the
-// complete new one: the data go to a temporary file in the same folder,
-// which is fsynced, renamed over path, and the folder fsynced so the rename
-// itself survives a crash.
-func writeAtomic(path string, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	// CreateTemp makes the file private (0600); results are meant to be
-	// read by others, like files made by os.WriteFile.
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err = write(bw); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir fsyncs a folder so that renames in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("syncing folder %s: %w", dir, err)
 	}
 	return nil
 }

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/losslab/losslab/internal/atomicfile"
+
 	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/nn"
 	"github.com/losslab/losslab/objective"
@@ -126,7 +128,7 @@ func claimFolder(dir string, cfg Config) error {
 }
 
 func writeJSON(path string, v any) error {
-	return writeAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
@@ -512,7 +514,7 @@ func (r *run) logEpoch(m EpochMetrics) error {
 		return err
 	}
 	if len(r.logged) == 0 {
-		if err := syncDir(r.dir); err != nil {
+		if err := atomicfile.SyncDir(r.dir); err != nil {
 			return err
 		}
 	}
@@ -544,7 +546,7 @@ func readMetricsLog(path string) ([]EpochMetrics, error) {
 		out = append(out, m)
 	}
 	if good < len(b) {
-		if err := writeAtomic(path, func(w io.Writer) error { _, err := w.Write(b[:good]); return err }); err != nil {
+		if err := atomicfile.Write(path, func(w io.Writer) error { _, err := w.Write(b[:good]); return err }); err != nil {
 			return nil, err
 		}
 	}

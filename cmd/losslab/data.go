@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/losslab/losslab/internal/atomicfile"
+
 	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/data/corrupt"
 )
@@ -249,7 +251,7 @@ func dataCorrupt(o *dataOptions, w io.Writer) error {
 				return err
 			}
 			file := filepath.Join(o.out, "far-ood_"+kind+".npy")
-			if err := data.WriteFileAtomic(file, data.EncodeNPYUint8([]int{raw.N, raw.H, raw.W, raw.C}, raw.Pix)); err != nil {
+			if err := atomicfile.WriteFile(file, data.EncodeNPYUint8([]int{raw.N, raw.H, raw.W, raw.C}, raw.Pix)); err != nil {
 				return err
 			}
 			fmt.Fprintf(w, "wrote %s\n", file)

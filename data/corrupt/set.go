@@ -6,11 +6,14 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/losslab/losslab/internal/atomicfile"
 
 	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/tensor"
@@ -84,7 +87,7 @@ func WriteSet(dir string, d *data.Dataset, names []string, seed uint64, progress
 				return err
 			}
 			file := filepath.Join(dir, SetFile(name, s))
-			if err := data.WriteFileAtomic(file, data.EncodeNPYUint8(shape, out.Pix)); err != nil {
+			if err := atomicfile.WriteFile(file, data.EncodeNPYUint8(shape, out.Pix)); err != nil {
 				return err
 			}
 			if progress != nil {
@@ -92,14 +95,14 @@ func WriteSet(dir string, d *data.Dataset, names []string, seed uint64, progress
 			}
 		}
 	}
-	if err := data.WriteFileAtomic(filepath.Join(dir, "labels.npy"), data.EncodeNPYInt64([]int{raw.N}, d.Labels)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "labels.npy"), data.EncodeNPYInt64([]int{raw.N}, d.Labels)); err != nil {
 		return err
 	}
 	js, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	return data.WriteFileAtomic(filepath.Join(dir, "manifest.json"), append(js, '\n'))
+	return atomicfile.WriteFile(filepath.Join(dir, "manifest.json"), append(js, '\n'))
 }
 
 // LoadSet reads one corruption × severity written by WriteSet, normalised
@@ -264,23 +267,5 @@ func Grid(rows [][][]byte, h, w, ch, zoom int) *image.RGBA {
 
 // WritePNG writes img as a PNG file, atomically.
 func WritePNG(path string, img image.Image) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	err = png.Encode(f, img)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) })
 }
