@@ -195,8 +195,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: %s = %v; want %s", field, v, want)
 	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-	if !slices.Contains(DatasetNames(), c.Dataset) {
-		return bad("dataset", fmt.Sprintf("%q", c.Dataset), "one of "+strings.Join(DatasetNames(), ", "))
+	if !slices.Contains(DatasetNames(), c.Dataset) && !data.IsPath(c.Dataset) {
+		return bad("dataset", fmt.Sprintf("%q", c.Dataset), "one of "+strings.Join(DatasetNames(), ", ")+", or a path to a .npz file or an image folder with train/ and test/")
 	}
 	if !slices.Contains(nn.ModelNames(), c.Model) {
 		return bad("model", fmt.Sprintf("%q", c.Model), "one of "+strings.Join(nn.ModelNames(), ", "))

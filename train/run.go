@@ -80,7 +80,8 @@ func Run(ctx context.Context, cfg Config, dir string, progress Progress) (*Resul
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if err := claimFolder(dir, cfg); err != nil {
+	created, err := claimFolder(dir, cfg)
+	if err != nil {
 		return nil, err
 	}
 	if res, err := readResult(filepath.Join(dir, MetricsFile)); err == nil {
@@ -94,6 +95,12 @@ func Run(ctx context.Context, cfg Config, dir string, progress Progress) (*Resul
 	tensor.SetThreads(cfg.Threads)
 	r, err := newRun(cfg, dir)
 	if err != nil {
+		if created {
+			// Nothing was trained: release the folder so that a corrected
+			// command (another dataset path, say) is not refused as a
+			// different config.
+			os.Remove(filepath.Join(dir, ConfigFile))
+		}
 		return nil, err
 	}
 	return r.run(ctx, progress)
@@ -104,9 +111,21 @@ type noProgress struct{}
 func (noProgress) Step(StepInfo)      {}
 func (noProgress) Epoch(EpochMetrics) {}
 
+// ConfigConflictError is returned by Run when the run folder already holds
+// a run with a different config: the folder is left untouched.
+type ConfigConflictError struct {
+	Dir         string
+	Differences []string // "field: saved X, requested Y"
+}
+
+func (e *ConfigConflictError) Error() string {
+	return fmt.Sprintf("%s holds a run with a different config; use another folder or the same settings. Differences:\n  %s",
+		e.Dir, strings.Join(e.Differences, "\n  "))
+}
+
 // claimFolder checks that dir's config.json (if any) has the same identity
-// as cfg, then writes cfg there.
-func claimFolder(dir string, cfg Config) error {
+// as cfg, then writes cfg there. created reports that there was none.
+func claimFolder(dir string, cfg Config) (created bool, err error) {
 	path := filepath.Join(dir, ConfigFile)
 	b, err := os.ReadFile(path)
 	switch {
@@ -115,16 +134,17 @@ func claimFolder(dir string, cfg Config) error {
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&saved); err != nil {
-			return fmt.Errorf("%s: %v; it is not a losslab training config (use another folder)", path, err)
+			return false, fmt.Errorf("%s: %v; it is not a losslab training config (use another folder)", path, err)
 		}
 		if d := diff(saved, cfg); len(d) > 0 {
-			return fmt.Errorf("%s holds a run with a different config; use another folder or the same settings. Differences:\n  %s",
-				dir, strings.Join(d, "\n  "))
+			return false, &ConfigConflictError{Dir: dir, Differences: d}
 		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return err
+	case errors.Is(err, fs.ErrNotExist):
+		created = true
+	default:
+		return false, err
 	}
-	return writeJSON(path, cfg)
+	return created, writeJSON(path, cfg)
 }
 
 func writeJSON(path string, v any) error {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -641,5 +642,28 @@ func TestDiff(t *testing.T) {
 	}
 	if string(a.fingerprint()) == string(b.fingerprint()) {
 		t.Error("fingerprints ignore objective_params")
+	}
+}
+
+// A run that fails before training (here: a dataset path that does not
+// exist) leaves the folder unclaimed, so the corrected command is not
+// refused as a different config.
+func TestFailedStartLeavesFolderReusable(t *testing.T) {
+	dir := t.TempDir()
+	bad := tinyConfig()
+	bad.Dataset = filepath.Join(dir, "missing", "data.npz")
+	if _, err := Run(context.Background(), bad, dir, nil); err == nil {
+		t.Fatal("training on a missing dataset path succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("config.json after a failed start: %v, want it absent", err)
+	}
+	if _, err := Run(context.Background(), tinyConfig(), dir, nil); err != nil {
+		t.Fatalf("corrected run refused: %v", err)
+	}
+	// Once trained, the folder is claimed: a different config is refused.
+	var conflict *ConfigConflictError
+	if _, err := Run(context.Background(), bad, dir, nil); !errors.As(err, &conflict) {
+		t.Errorf("different config on a trained folder: err %v, want ConfigConflictError", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/losslab/losslab/train"
 )
 
 // Exit codes. Every error reaches exitCode, the one place that maps errors to
@@ -12,7 +14,7 @@ import (
 const (
 	exitOK          = 0
 	exitFailure     = 1   // runtime failure: bad data, divergence, I/O
-	exitUsage       = 2   // bad command line or configuration
+	exitUsage       = 2   // bad command line or configuration, or a config that conflicts with an existing run folder
 	exitInterrupted = 130 // Ctrl-C or SIGTERM; work done so far is saved
 )
 
@@ -31,11 +33,12 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitOK
 	}
 	var ue *usageError
+	var conflict *train.ConfigConflictError
 	switch {
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "losslab: interrupted; progress is saved, run the same command again to resume")
 		return exitInterrupted
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.As(err, &conflict):
 		fmt.Fprintf(stderr, "losslab: %v\n", err)
 		return exitUsage
 	default:

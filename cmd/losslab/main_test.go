@@ -125,7 +125,11 @@ func TestTrainTwiceDoesNoWork(t *testing.T) {
 	}
 	// A different config on the same folder is refused.
 	args[4] = "2"
-	if err := run(context.Background(), args, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "epochs") {
+	err := run(context.Background(), args, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "epochs") {
 		t.Errorf("changed epochs on a finished run: err %v, want a refusal naming epochs", err)
+	}
+	if code := exitCode(err, io.Discard); code != exitUsage {
+		t.Errorf("config conflict: exit code %d, want %d", code, exitUsage)
 	}
 }
