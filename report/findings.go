@@ -152,8 +152,8 @@ func (b *builder) Findings() []Finding {
 			}
 		}
 	}
-	f.Detail = fmt.Sprintf("%d of %d objectives that beat %s on top-1 also raise R² above its %s. Pearson correlation over objectives (means over seeds) of R² with top-1: %s; with linear-probe transfer: %s. Rule: supported when every objective that beats %s raises R², R² correlates positively with top-1 and negatively with transfer on most targets. Full fine-tuning is not run.",
-		len(raised), len(better), ref, f4(refR2), f4(cAcc), orNA(strings.Join(parts, ", ")), ref)
+	f.Detail = fmt.Sprintf("%d of %d objectives that beat %s on top-1 also raise R² above its %s. Pearson correlation over objectives (means over seeds) of R² with top-1: %s; with linear-probe transfer: %s. Rule: supported when every objective that beats %s raises R², R² correlates positively with top-1 and negatively with transfer on most targets. %s",
+		len(raised), len(better), ref, f4(refR2), f4(cAcc), orNA(strings.Join(parts, ", ")), ref, b.finetuneSpread())
 	conds := 0
 	if len(better) > 0 && len(raised) == len(better) {
 		conds++
@@ -308,4 +308,36 @@ func (b *builder) findings() []block {
 		bl = append(bl, block{text: fmt.Sprintf("Claim %d — %s: %s. %s", f.Claim, f.Title, strings.ToUpper(f.Verdict[:1])+f.Verdict[1:], f.Detail)})
 	}
 	return append(bl[:1], append([]block{{header: []string{"claim", "statement", "verdict"}, rows: rows}}, bl[1:]...)...)
+}
+
+// finetuneSpread states, per fine-tuning target, how far apart the
+// objectives land (max − min over objectives of the mean over seeds)
+// after full fine-tuning and, beside it, with the linear probe: the claim
+// is that fine-tuning all but erases the objective's effect. It does not
+// enter the verdict.
+func (b *builder) finetuneSpread() string {
+	if len(b.ftTargets) == 0 {
+		return "Full fine-tuning is not run."
+	}
+	spread := func(metric string) (float64, int) {
+		lo, hi, n := math.Inf(1), math.Inf(-1), 0
+		for _, v := range b.variants {
+			if len(b.get(v, metric)) == 0 {
+				continue
+			}
+			m := b.mean(v, metric)
+			lo, hi, n = math.Min(lo, m), math.Max(hi, m), n+1
+		}
+		return hi - lo, n
+	}
+	var parts []string
+	for _, t := range b.ftTargets {
+		d, n := spread("finetune_" + t + "_top1")
+		part := fmt.Sprintf("%s %.2f points over %d objectives", t, 100*d, n)
+		if pd, pn := spread("probe_" + t + "_top1"); pn > 0 {
+			part += fmt.Sprintf(" (linear probe: %.2f)", 100*pd)
+		}
+		parts = append(parts, part)
+	}
+	return "Full fine-tuning, spread of top-1 between objectives (max − min of the means over seeds): " + strings.Join(parts, "; ") + "."
 }

@@ -45,7 +45,10 @@ type builder struct {
 	vals     map[string]map[string][]float64 // variant → metric → values over seeds (seed order)
 	objOf    map[string]Row                  // variant → a row of it (objective, hyper)
 	targets  []string                        // transfer targets
-	sections []section
+	// ftTargets are the targets with fine-tuning results, kept apart from
+	// targets (probe/kNN) so that probe-only analyses do not see them.
+	ftTargets []string
+	sections  []section
 }
 
 type section struct {
@@ -104,12 +107,18 @@ func newBuilder(rows []Row, an *Analyses) *builder {
 				b.targets = append(b.targets, t)
 			}
 		}
+		if t, ok := strings.CutPrefix(r.Metric, "finetune_"); ok {
+			if t, ok := strings.CutSuffix(t, "_top1"); ok && !slices.Contains(b.ftTargets, t) {
+				b.ftTargets = append(b.ftTargets, t)
+			}
+		}
 	}
 	// The reference goes first.
 	if i := slices.Index(b.variants, b.reference()); i > 0 {
 		b.variants = append([]string{b.variants[i]}, slices.Delete(b.variants, i, i+1)...)
 	}
 	slices.Sort(b.targets)
+	slices.Sort(b.ftTargets)
 	return b
 }
 
@@ -228,19 +237,33 @@ func (b *builder) build() {
 	sec("Representations",
 		block{text: "Class separation R² = 1 − d_within/d_total of the penultimate layer on the test set (cosine distances, classes weighted equally, self-pairs included). Sparsity: fraction (%) of non-zero penultimate activations on the test set."},
 		b.metricTable([]column{{"R²", "r2", 1, 4, true}, {"non-zero penultimate (%)", "active_fraction_penultimate", 100, 2, true}}))
-	if len(b.targets) > 0 {
+	if len(b.targets) > 0 || len(b.ftTargets) > 0 {
 		var cols []column
-		for _, t := range b.targets {
+		all := slices.Clone(b.targets)
+		for _, t := range b.ftTargets {
+			if !slices.Contains(all, t) {
+				all = append(all, t)
+			}
+		}
+		slices.Sort(all)
+		for _, t := range all {
 			if b.has("probe_" + t + "_top1") {
 				cols = append(cols, column{"linear probe " + t + " (%)", "probe_" + t + "_top1", 100, 2, true})
 			}
 			if b.has("knn_" + t + "_top1") {
 				cols = append(cols, column{"kNN " + t + " (%)", "knn_" + t + "_top1", 100, 2, false})
 			}
+			if b.has("finetune_" + t + "_top1") {
+				cols = append(cols, column{"fine-tuning " + t + " (%)", "finetune_" + t + "_top1", 100, 2, true})
+			}
 		}
-		sec("Transfer",
-			block{text: "Frozen penultimate features of the pretrained networks. Linear probe: L2-regularised multinomial logistic regression (L-BFGS), λ chosen on a validation split of the target's training subset from a log-spaced grid then refined, refit on train+validation; test top-1 (%). kNN: cosine k = 10. Fine-tuning transfer is not run by this study."},
-			b.metricTable(cols))
+		text := "Frozen penultimate features of the pretrained networks. Linear probe: L2-regularised multinomial logistic regression (L-BFGS), λ chosen on a validation split of the target's training subset from a log-spaced grid then refined, refit on train+validation; test top-1 (%). kNN: cosine k = 10."
+		if len(b.ftTargets) > 0 {
+			text += " Fine-tuning: every layer but the head initialised from the pretrained network (its final, EMA-averaged if averaged, weights and BatchNorm statistics), a fresh head, then all layers trained with softmax cross-entropy on the target's training subset, whatever the pretraining objective; test top-1 (%)."
+		} else {
+			text += " Fine-tuning transfer is not run by this study."
+		}
+		sec("Transfer", block{text: text}, b.metricTable(cols))
 	}
 	if p := b.an.Predictions; p != nil {
 		sec("Predictions", b.predictionBlocks(p)...)

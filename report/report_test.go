@@ -195,3 +195,74 @@ func TestFindingsFollowTheNumbers(t *testing.T) {
 		t.Errorf("claim 4 with a better objective of lower R²: %s; want not fully supported", got)
 	}
 }
+
+// TestFineTuningColumnAndSpread adds fine-tuning results to the fixture:
+// the transfer table gains their column and claim 4 states the spread
+// between objectives beside the linear probe's.
+func TestFineTuningColumnAndSpread(t *testing.T) {
+	dir := fixture(t, true)
+	path := filepath.Join(dir, ResultsFile)
+	rows, err := ReadResults(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Per variant, before the seed offset 0.005·seed: the spread of the
+	// means is 0.885 − 0.870 = 1.50 points (probe: 0.80 − 0.60 = 20.00).
+	ft := map[string]float64{"softmax": 0.88, "keep_prob=0.7": 0.885, "tau=0.03": 0.87, "tau=0.05": 0.875, "tau=0.1": 0.88}
+	var added []Row
+	for _, r := range rows {
+		if r.Metric != "test_top1" {
+			continue
+		}
+		key := r.Hyper
+		if key == "" {
+			key = r.Objective
+		}
+		r.Unit, r.Metric, r.Value = "finetune-"+r.Unit, "finetune_fashion-mnist_top1", ft[key]+0.005*float64(r.Seed)
+		added = append(added, r)
+	}
+	if len(added) != 10 {
+		t.Fatalf("%d fine-tuning rows, want 10", len(added))
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteResults(f, append(rows, added...)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	an, err := ReadAnalyses(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := ReadResults(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claim4 string
+	for _, f := range newBuilder(all, an).Findings() {
+		if f.Claim == 4 {
+			claim4 = f.Detail
+		}
+	}
+	if want := "fashion-mnist 1.50 points over 5 objectives (linear probe: 20.00)"; !strings.Contains(claim4, want) {
+		t.Errorf("claim 4 detail lacks %q:\n%s", want, claim4)
+	}
+	if err := Generate(dir); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, MarkdownFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// softmax: 0.885 and 0.89, mean 88.75 ± 0.25.
+	for _, s := range []string{"fine-tuning fashion-mnist (%)", "88.75 ± 0.25", "linear probe fashion-mnist (%)"} {
+		if !strings.Contains(string(md), s) {
+			t.Errorf("report.md lacks %q", s)
+		}
+	}
+	if strings.Contains(string(md), "Fine-tuning transfer is not run") {
+		t.Error("report.md says fine-tuning is not run")
+	}
+}

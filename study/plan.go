@@ -22,6 +22,7 @@ const (
 	KindRobustness  = "robustness"  // accuracy on every corruption × severity
 	KindCKA         = "cka"         // layer × layer CKA between pairs of models
 	KindPredictions = "predictions" // disagreement matrix and ensembles
+	KindFinetune    = "finetune"    // full fine-tuning of one pretrained model on one transfer target
 )
 
 // Unit is one step of a study. Its ID is a content address: a hash of its
@@ -39,10 +40,10 @@ type Unit struct {
 	Seed      uint64 `json:"seed,omitempty"`
 
 	// Inputs, by kind.
-	Config      *train.Config `json:"config,omitempty"`      // train
+	Config      *train.Config `json:"config,omitempty"`      // train, finetune (init_from filled when it runs)
 	Source      string        `json:"source,omitempty"`      // pretraining dataset (with its holdout)
 	Holdout     int           `json:"holdout,omitempty"`     // evaluate
-	Target      string        `json:"target,omitempty"`      // transfer
+	Target      string        `json:"target,omitempty"`      // transfer, finetune
 	TrainN      int           `json:"train_n,omitempty"`     // transfer
 	TestN       int           `json:"test_n,omitempty"`      // transfer, features, corrupt-set
 	Corruptions []string      `json:"corruptions,omitempty"` // corrupt-set
@@ -174,6 +175,23 @@ func NewPlan(s Spec) (*Plan, error) {
 		}
 	}
 
+	if s.analysis("finetune") {
+		for _, target := range s.Transfer {
+			if note := finetuneTargetNote(s.Dataset, target); note != "" {
+				p.Notes = append(p.Notes, note)
+				continue
+			}
+			for _, m := range models {
+				c := finetuneConfig(s, base, target, m.train.Seed)
+				if err := c.Validate(); err != nil {
+					return nil, fmt.Errorf("study %s, fine-tuning on %s: %w", s.Name, target, err)
+				}
+				add(Unit{Kind: KindFinetune, Deps: []string{m.train.ID}, Target: target, Config: &c,
+					Objective: m.train.Objective, Hyper: m.train.Hyper, Seed: m.train.Seed})
+			}
+		}
+	}
+
 	names, _ := s.corruptionNames()
 	if s.analysis("robustness") && len(names) > 0 {
 		set := add(Unit{Kind: KindCorruptSet, Source: s.Dataset, TestN: s.corruptionExamples(), Corruptions: names})
@@ -288,4 +306,53 @@ func variantLess(a, b variant) bool {
 		return a.Name < b.Name
 	}
 	return a.hyper() < b.hyper()
+}
+
+// finetuneConfig is the recipe of fine-tuning a model pretrained with seed
+// on target: the study's optimiser settings, softmax cross-entropy whatever
+// the pretraining objective (as Kornblith et al. 2021 fine-tune), the
+// spec's finetune_epochs and finetune_lr with cosine decay and no warmup,
+// on the transfer subsets the probes use (transfer_train, transfer_test),
+// whole images without augmentation, mixing or weight averaging (as the
+// probes see them). init_from is left empty: the pretrained run's folder
+// depends on the store, so the unit fills it when it runs and the unit id
+// stays a content address.
+func finetuneConfig(s Spec, base train.Config, target string, seed uint64) train.Config {
+	c := base
+	c.Dataset, c.Objective, c.ObjectiveParams, c.Seed = target, "softmax", nil, seed
+	c.Epochs, c.LR = s.finetuneEpochs(), s.finetuneLR()
+	c.Schedule, c.WarmupEpochs, c.StepEpochs, c.StepFactor = "cosine", 0, nil, 0
+	c.TrainLimit, c.TestLimit = s.transferTrain(), s.transferTest()
+	c.Augment, c.RandAugmentN, c.RandAugmentM, c.Mixup, c.CutMix, c.EvalCrop = "", 0, 0, 0, 0, 0
+	c.EMADecay = 0
+	c.Preset = ""
+	return c.Resolved()
+}
+
+// finetuneTargetNote returns a note when target cannot be fine-tuned on
+// from a model pretrained on source, or "" when it can: it must be a
+// dataset training can load (not a derived task, which only the probes
+// build) with the source's example shape.
+func finetuneTargetNote(source, target string) string {
+	if base, _ := derivedBase(target); base != "" {
+		return fmt.Sprintf("finetune: transfer target %s is a derived task; full fine-tuning runs on datasets only; skipped", target)
+	}
+	if note := targetMissing(target); note != "" {
+		return "finetune: " + note
+	}
+	if !slices.Contains(train.DatasetNames(), target) && !data.IsPath(target) {
+		return fmt.Sprintf("finetune: transfer target %s is not a training dataset; skipped", target)
+	}
+	src, _, err := train.LoadDataset(source)
+	if err != nil {
+		return fmt.Sprintf("finetune: pretraining dataset %s: %v; skipped", source, err)
+	}
+	tr, _, err := train.LoadDataset(target)
+	if err != nil {
+		return fmt.Sprintf("finetune: transfer target %s: %v; skipped", target, err)
+	}
+	if !slices.Equal(src.ExampleShape(), tr.ExampleShape()) {
+		return fmt.Sprintf("finetune: transfer target %s has examples %v, the pretrained models take %v; skipped", target, tr.ExampleShape(), src.ExampleShape())
+	}
+	return ""
 }

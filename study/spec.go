@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"sort"
@@ -49,6 +50,12 @@ type Spec struct {
 	// transfer target's training and test split used by the probes.
 	TransferTrain int `yaml:"transfer_train,omitempty" json:"transfer_train,omitempty"`
 	TransferTest  int `yaml:"transfer_test,omitempty" json:"transfer_test,omitempty"`
+	// FinetuneEpochs and FinetuneLR are the length and peak learning rate
+	// of full fine-tuning on each transfer target that is a dataset with
+	// the pretraining examples' shape (0 = DefaultFinetuneEpochs,
+	// DefaultFinetuneLR).
+	FinetuneEpochs int     `yaml:"finetune_epochs,omitempty" json:"finetune_epochs,omitempty"`
+	FinetuneLR     float64 `yaml:"finetune_lr,omitempty" json:"finetune_lr,omitempty"`
 	// Corruptions lists corruption names (data/corrupt), or the groups
 	// "mnist-c" and "common".
 	Corruptions []string `yaml:"corruptions,omitempty" json:"corruptions,omitempty"`
@@ -75,7 +82,7 @@ type ObjectiveSpec struct {
 type Recipe map[string]any
 
 // Analyses lists the analyses a study can run.
-var Analyses = []string{"calibration", "separation", "sparsity", "cka", "probe", "knn", "predictions", "robustness"}
+var Analyses = []string{"calibration", "separation", "sparsity", "cka", "probe", "knn", "finetune", "predictions", "robustness"}
 
 // DerivedTasks are transfer targets made from a dataset without downloads:
 // NAME-rot90 (images rotated by 90°, same labels) and NAME-parity (the
@@ -89,6 +96,11 @@ const (
 	DefaultTransferTest       = 2000
 	DefaultCorruptionExamples = 1000
 	DefaultFeatureExamples    = 1000
+	DefaultFinetuneEpochs     = 1
+	// DefaultFinetuneLR is losslab's choice, not the paper's: a fifth of
+	// the default recipe's peak rate, so that one short epoch adapts the
+	// pretrained body rather than overwrite it.
+	DefaultFinetuneLR = 0.01
 )
 
 // studyKeys are keys the study sets itself and a recipe may not.
@@ -157,8 +169,10 @@ func LoadSpec(path string) (Spec, error) {
 // MNIST digits for 2 epochs under each of the nine objectives at their
 // default hyperparameters plus a cosine-softmax τ sweep, two seeds each;
 // linear-probe and kNN transfer to Fashion-MNIST (when present) and to
-// rotated digits; the MNIST-C corruptions; every analysis. It needs no
-// network and fits in about 25 minutes on 2 cores.
+// rotated digits, and one epoch of full fine-tuning on Fashion-MNIST; the
+// MNIST-C corruptions; every analysis. It needs no network and fits in
+// about 25 minutes on 2 cores, plus a few (estimated, not yet timed) for
+// the fine-tuning.
 func Default() Spec {
 	var objs []ObjectiveSpec
 	for _, n := range objective.Names() {
@@ -206,6 +220,7 @@ func (s Spec) Quick() Spec {
 	s.TransferTest = min(s.transferTest(), 500)
 	s.CorruptionExamples = min(s.corruptionExamples(), 300)
 	s.FeatureExamples = min(s.featureExamples(), 300)
+	s.FinetuneEpochs = 1
 	return s
 }
 
@@ -243,6 +258,13 @@ func (s Spec) corruptionExamples() int {
 	return orDefault(s.CorruptionExamples, DefaultCorruptionExamples)
 }
 func (s Spec) featureExamples() int { return orDefault(s.FeatureExamples, DefaultFeatureExamples) }
+func (s Spec) finetuneEpochs() int  { return orDefault(s.FinetuneEpochs, DefaultFinetuneEpochs) }
+func (s Spec) finetuneLR() float64 {
+	if s.FinetuneLR > 0 {
+		return s.FinetuneLR
+	}
+	return DefaultFinetuneLR
+}
 
 func orDefault(v, def int) int {
 	if v > 0 {
@@ -270,8 +292,10 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("study %s: objectives is empty; want at least one", s.Name)
 	case len(s.Seeds) == 0:
 		return fmt.Errorf("study %s: seeds is empty; want at least one", s.Name)
-	case s.Holdout < 0 || s.TransferTrain < 0 || s.TransferTest < 0 || s.CorruptionExamples < 0 || s.FeatureExamples < 0:
-		return fmt.Errorf("study %s: holdout, transfer_train, transfer_test, corruption_examples and feature_examples must be ≥ 0 (0 = default)", s.Name)
+	case s.Holdout < 0 || s.TransferTrain < 0 || s.TransferTest < 0 || s.CorruptionExamples < 0 || s.FeatureExamples < 0 || s.FinetuneEpochs < 0:
+		return fmt.Errorf("study %s: holdout, transfer_train, transfer_test, corruption_examples, feature_examples and finetune_epochs must be ≥ 0 (0 = default)", s.Name)
+	case !(s.FinetuneLR >= 0) || math.IsInf(s.FinetuneLR, 0):
+		return fmt.Errorf("study %s: finetune_lr = %v; want a finite value ≥ 0 (0 = default %g)", s.Name, s.FinetuneLR, DefaultFinetuneLR)
 	}
 	seen := map[uint64]bool{}
 	for _, sd := range s.Seeds {

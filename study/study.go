@@ -1,6 +1,7 @@
 // Package study runs a whole study: a spec (spec.go) becomes a plan of
 // content-addressed units (plan.go) — train, evaluate, extract features,
-// transfer probes, corruption robustness, CKA, predictions — each run into
+// transfer probes, full fine-tuning, corruption robustness, CKA,
+// predictions — each run into
 // its own folder of a store and marked done by a DONE.json written last
 // (units.go). Re-running a study skips finished units and resumes
 // unfinished ones, and two studies sharing a store share their units. The

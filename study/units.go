@@ -103,6 +103,8 @@ func (s Store) RunUnit(ctx context.Context, p *Plan, u *Unit, progress train.Pro
 		ms, err = s.runFeatures(u)
 	case KindTransfer:
 		ms, err = s.runTransfer(p, u)
+	case KindFinetune:
+		ms, err = s.runFinetune(ctx, u, progress)
 	case KindCorruptSet:
 		ms, err = s.runCorruptSet(u)
 	case KindRobustness:
@@ -447,6 +449,19 @@ func (s Store) runTransfer(p *Plan, u *Unit) ([]Metric, error) {
 		ms = append(ms, Metric{"knn_" + u.Target + "_top1", r.Accuracy})
 	}
 	return ms, nil
+}
+
+// runFinetune trains the unit's config from the final weights of its
+// pretrained model (train.Config.InitFrom); like a training unit it
+// resumes from its checkpoint when interrupted.
+func (s Store) runFinetune(ctx context.Context, u *Unit, progress train.Progress) ([]Metric, error) {
+	cfg := *u.Config
+	cfg.InitFrom = s.trainDir(u.Deps[0])
+	res, err := train.Run(ctx, cfg, s.trainDir(u.ID), progress)
+	if err != nil {
+		return nil, err
+	}
+	return []Metric{{"finetune_" + u.Target + "_top1", res.TestAccuracy}}, nil
 }
 
 // corruptionSeed fixes the corrupted sets: every study corrupts the same

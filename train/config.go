@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
@@ -111,6 +112,20 @@ type Config struct {
 	// Preset records the preset (Preset) the config started from; it is
 	// informational and does not affect the trained weights.
 	Preset string `json:"preset,omitempty"`
+
+	// InitFrom is a finished run folder whose final weights (EMA-averaged
+	// if that run averaged) initialise this run's body: every parameter and
+	// BatchNorm buffer outside the head, which keeps its fresh
+	// initialisation from Seed (the new task has its own classes). The
+	// source must have the same model and example shape; see initFrom.
+	// Empty for training from scratch.
+	InitFrom string `json:"init_from,omitempty"`
+	// InitFromSHA256 is the source run's params_sha256 (its metrics.json),
+	// filled by Resolved: it stands for the source's weights in the
+	// fingerprint, so that a retrained source makes a different config
+	// while moving the source folder does not (init_from itself is
+	// result-neutral).
+	InitFromSHA256 string `json:"init_from_sha256,omitempty"`
 }
 
 // DefaultConfig returns the recipe for a model on a dataset: batch 128, SGD
@@ -144,8 +159,11 @@ var Schedules = []string{"constant", "cosine", "step"}
 // Resolved returns c with defaults filled in: Threads 0 → the number of
 // usable cores, EvalBatchSize 0 → BatchSize, an empty Objective →
 // "softmax", Augment "none" → "", RandAugment's N and M (see RandAugmentN),
-// and for the "step" schedule StepFactor 0 → 0.1 and no
-// StepEpochs → decays at 50% and 75% of the epochs.
+// for the "step" schedule StepFactor 0 → 0.1 and no
+// StepEpochs → decays at 50% and 75% of the epochs, and with InitFrom an
+// unset InitFromSHA256 → the source's params_sha256 (read from its
+// metrics.json; an already set value is kept, so that a finished
+// fine-tuning run stays loadable after its source is gone).
 func (c Config) Resolved() Config {
 	if c.Threads == 0 {
 		c.Threads = runtime.GOMAXPROCS(0)
@@ -171,6 +189,13 @@ func (c Config) Resolved() Config {
 		}
 		if len(c.StepEpochs) == 0 && c.Epochs >= 4 {
 			c.StepEpochs = []int{c.Epochs / 2, c.Epochs * 3 / 4}
+		}
+	}
+	if c.InitFrom != "" && c.InitFromSHA256 == "" {
+		// A source without a readable metrics.json leaves it empty; the
+		// run then refuses it with the reason (initFrom).
+		if res, err := readResult(filepath.Join(c.InitFrom, MetricsFile)); err == nil {
+			c.InitFromSHA256 = res.ParamsSHA256
 		}
 	}
 	c.ObjectiveParams = maps(c.ObjectiveParams)
@@ -240,6 +265,12 @@ func (c Config) Validate() error {
 	case !(c.EvalCrop >= 0 && c.EvalCrop <= 1):
 		return bad("eval_crop", c.EvalCrop, "in [0, 1] (0 or 1 = whole images)")
 	}
+	if c.InitFrom != "" && c.InitFromSHA256 == "" {
+		return fmt.Errorf("config: init_from = %q holds no finished run (no readable %s with params_sha256); finish the source run first", c.InitFrom, MetricsFile)
+	}
+	if c.InitFrom == "" && c.InitFromSHA256 != "" {
+		return bad("init_from_sha256", c.InitFromSHA256, "unset without init_from (it is filled from the init_from run)")
+	}
 	if _, err := data.NewAugmentation(c.Augment, c.RandAugmentN, c.RandAugmentM); err != nil {
 		return fmt.Errorf("config: augment: %w", err)
 	}
@@ -267,7 +298,10 @@ func (c Config) Validate() error {
 // resultNeutral lists the fields that do not change the trained weights:
 // checkpoints restore bit-identically, and evaluation runs in eval mode
 // on a copy of nothing the training reads.
-var resultNeutral = []string{"checkpoint_every", "eval_batch_size", "preset"}
+//
+// init_from is here because init_from_sha256 identifies the source's
+// weights: the same source under another path is the same run.
+var resultNeutral = []string{"checkpoint_every", "eval_batch_size", "preset", "init_from"}
 
 // identity returns the config as a JSON object without the result-neutral
 // fields: two runs with equal identities train the same weights.

@@ -112,14 +112,15 @@ func ConfigKeys() []string {
 }
 
 // settable maps config.json field names to Config's field indexes, for
-// SetField: every field but preset (set by Preset) and objective_params (the objective's
-// hyperparameters have their own keys).
+// SetField: every field but preset (set by Preset), objective_params (the objective's
+// hyperparameters have their own keys) and init_from_sha256 (read from the
+// init_from run by Resolved).
 var settable = func() map[string]int {
 	m := map[string]int{}
 	t := reflect.TypeOf(Config{})
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" && name != "objective_params" && name != "preset" {
+		if name != "" && name != "-" && name != "objective_params" && name != "preset" && name != "init_from_sha256" {
 			m[name] = i
 		}
 	}

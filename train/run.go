@@ -208,6 +208,13 @@ func newRun(cfg Config, dir string) (*run, error) {
 	if err = objective.ModifyHead(r.obj, r.model); err != nil {
 		return nil, err
 	}
+	if cfg.InitFrom != "" {
+		// Before the optimiser and the EMA take their initial state; a
+		// checkpoint restored below overwrites these values anyway.
+		if _, err = initFrom(cfg, r.model); err != nil {
+			return nil, err
+		}
+	}
 	if r.aug, err = data.NewAugmentation(cfg.Augment, cfg.RandAugmentN, cfg.RandAugmentM); err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ var trainFlagKeys = map[string]string{
 	"momentum": "momentum", "nesterov": "nesterov", "weight-decay": "weight_decay", "ema": "ema_decay",
 	"seed": "seed", "threads": "threads", "checkpoint-every": "checkpoint_every",
 	"train-limit": "train_limit", "test-limit": "test_limit",
-	"augment": "augment", "mixup": "mixup", "cutmix": "cutmix",
+	"augment": "augment", "mixup": "mixup", "cutmix": "cutmix", "init-from": "init_from",
 }
 
 // setPairs collects repeated `--set key=value` overrides in order, as text:
@@ -127,6 +127,9 @@ func (o *trainOptions) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", d.CheckpointEvery, "steps between checkpoints (besides every epoch end; 0 = epoch ends only)")
 	fs.IntVar(&c.TrainLimit, "train-limit", 0, "use only the first N training examples (0 = all)")
 	fs.IntVar(&c.TestLimit, "test-limit", 0, "use only the first N test examples (0 = all)")
+	fs.StringVar(&c.InitFrom, "init-from", "", "full fine-tuning: a finished run folder of the same --model trained on examples of the same shape; "+
+		"its final weights (EMA-averaged if it averaged), BatchNorm statistics included, initialise every layer but the head, "+
+		"which is fresh from --seed for this dataset's classes; the source's params_sha256 becomes part of the config (empty = train from scratch)")
 	fs.StringVar(&o.out, "out", "", "run folder (required): config, checkpoints and metrics go here")
 	fs.BoolVar(&o.json, "json", false, "print the final metrics as one JSON object")
 	c.EMAWarmup = d.EMAWarmup

@@ -3,8 +3,12 @@ package main
 import (
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/losslab/losslab/train"
 )
 
 // parseTrain parses a `losslab train` command line and resolves its config.
@@ -88,5 +92,34 @@ func TestTrainSetErrors(t *testing.T) {
 	}
 	if err := parseTrain(t, "--objective", "logit_normalization", "--set", "tau=0.5", "--augment", "crop", "--mixup", "0.2"); err != nil {
 		t.Errorf("valid command line: %v", err)
+	}
+}
+
+func TestTrainInitFrom(t *testing.T) {
+	src := t.TempDir()
+	sha := strings.Repeat("ab", 32)
+	if err := os.WriteFile(filepath.Join(src, train.MetricsFile), []byte(`{"params_sha256":"`+sha+`"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--dataset", "fashion-mnist", "--init-from", src},
+		{"--dataset", "fashion-mnist", "--set", "init_from=" + src},
+	} {
+		fs := flag.NewFlagSet("train", flag.ContinueOnError)
+		o := &trainOptions{}
+		o.AddFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := resolveTrainConfig(o)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if cfg.InitFrom != src || cfg.InitFromSHA256 != sha {
+			t.Errorf("%v: init_from %q, init_from_sha256 %q; want %q, the source's params_sha256", args, cfg.InitFrom, cfg.InitFromSHA256, src)
+		}
+	}
+	if err := parseTrain(t, "--init-from", t.TempDir()); err == nil || !strings.Contains(err.Error(), "init_from") {
+		t.Errorf("--init-from of an empty folder: %v; want an error naming init_from", err)
 	}
 }

@@ -1,0 +1,116 @@
+package study
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/losslab/losslab/data"
+	"github.com/losslab/losslab/tensor"
+	"github.com/losslab/losslab/train"
+)
+
+// mnist-reversed is a training dataset with MNIST's example shape but
+// another task: the first digits with their labels reversed (9 − y).
+func init() {
+	train.RegisterDataset("mnist-reversed", func() (*data.Dataset, *data.Dataset, error) {
+		tr, te, err := train.LoadDataset("mnist")
+		if err != nil {
+			return nil, nil, err
+		}
+		rev := func(d *data.Dataset, n int) *data.Dataset {
+			h := *d.Head(n)
+			h.Name = "mnist-reversed"
+			h.Images = tensor.FromData(slices.Clone(h.Images.Data), h.Images.Shape...)
+			h.Labels = slices.Clone(h.Labels)
+			for i, y := range h.Labels {
+				h.Labels[i] = 9 - y
+			}
+			return &h
+		}
+		return rev(tr, 400), rev(te, 200), nil
+	})
+}
+
+// TestFinetuneUnits plans and runs fine-tuning on a real target (a derived
+// one is skipped with a note): one unit per pretrained model, softmax
+// whatever the pretraining objective, started from the pretrained run's
+// final weights, reported in results.csv and the report's transfer table.
+func TestFinetuneUnits(t *testing.T) {
+	s := tinySpec()
+	s.Name = "ft"
+	s.Objectives = []ObjectiveSpec{{Name: "softmax"}, {Name: "cosine_softmax"}}
+	s.Seeds = []uint64{3}
+	s.Transfer = []string{"mnist-parity", "mnist-reversed"}
+	s.Corruptions = nil
+	s.Analyses = []string{"finetune"}
+	p, err := NewPlan(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ft []Unit
+	for _, u := range p.Units {
+		if u.Kind == KindFinetune {
+			ft = append(ft, u)
+		}
+	}
+	if len(ft) != 2 {
+		t.Fatalf("%d finetune units, want 2 (one per pretrained model, real target only)", len(ft))
+	}
+	if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "mnist-parity") && strings.Contains(n, "finetune") }) {
+		t.Errorf("no note on skipping the derived target: %v", p.Notes)
+	}
+	for _, u := range ft {
+		c := u.Config
+		if c.Objective != "softmax" || c.Dataset != "mnist-reversed" || c.Seed != 3 || c.InitFrom != "" ||
+			c.Epochs != DefaultFinetuneEpochs || c.LR != DefaultFinetuneLR || c.TrainLimit != s.TransferTrain || c.TestLimit != s.TransferTest {
+			t.Errorf("finetune unit %s config %+v", u.ID, c)
+		}
+		if dep := p.Unit(u.Deps[0]); dep == nil || dep.Kind != KindTrain || dep.Objective != u.Objective {
+			t.Errorf("finetune unit %s depends on %v", u.ID, u.Deps)
+		}
+	}
+
+	dir := t.TempDir()
+	if _, err := Run(context.Background(), s, Options{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	res := readResults(t, dir)
+	if n := strings.Count(res, ",finetune_mnist-reversed_top1,"); n != 2 {
+		t.Errorf("results.csv has %d finetune_mnist-reversed_top1 rows, want 2:\n%s", n, res)
+	}
+	st := Store{Dir: filepath.Join(dir, "units")}
+	for _, u := range ft {
+		var cfg train.Config
+		var src train.Result
+		if err := readJSON(filepath.Join(st.trainDir(u.ID), train.ConfigFile), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := readJSON(filepath.Join(st.trainDir(u.Deps[0]), train.MetricsFile), &src); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.InitFromSHA256 != src.ParamsSHA256 || cfg.InitFrom != st.trainDir(u.Deps[0]) {
+			t.Errorf("finetune unit %s: init_from %s (%s); want the pretrained run %s (%s)", u.ID, cfg.InitFrom, cfg.InitFromSHA256, st.trainDir(u.Deps[0]), src.ParamsSHA256)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "fine-tuning mnist-reversed (%)") {
+		t.Error("report.md lacks the fine-tuning column")
+	}
+	// The plan stored with the study reads back with the same units.
+	b, err := os.ReadFile(filepath.Join(dir, PlanFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored Plan
+	if err := json.Unmarshal(b, &stored); err != nil || len(stored.Units) != len(p.Units) {
+		t.Errorf("stored plan: %v, %d units", err, len(stored.Units))
+	}
+}
