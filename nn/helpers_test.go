@@ -46,9 +46,9 @@ func dot64(r, y []float32) float64 {
 // missing one term. atol bounds the float32 rounding noise of L, which the
 // quotient divides by ε: at least 4·u·Σ|r_i y_i| (u = 2⁻²⁴: each output off
 // by one rounding in each of the two evaluations, doubled), and at least
-// three times the noise measured on this very function (the quotient's
-// error is at most twice it, plus margin for noise beyond the 8 samples): the largest second
-// difference |L(θ+h) + L(θ−h) − 2L(θ)|/2 over 8 random entries with h = ε/100.
+// noiseFactor times the noise measured on this very function (the quotient's
+// error is at most twice it, plus margin for noise beyond the samples): the largest second
+// difference |L(θ+h) + L(θ−h) − 2L(θ)|/2 over noiseSamples random entries with h = ε/100.
 // A step that small leaves only h²·L” ≈ 10⁻⁴ of the curvature that the
 // quotient's ε sees, yet moves the input of every downstream rounding, so
 // what remains is the rounding noise. Deep float32 networks accumulate tens
@@ -179,7 +179,7 @@ func (gc gradCheck) run(t *testing.T, f Layer, x *tensor.Tensor) {
 				continue
 			}
 			a := float64(tg.ana[pr.i])
-			tol := gc.rtol*(math.Abs(a)+scale) + max(pr.roundTol, 3*noise)/pr.eps
+			tol := gc.rtol*(math.Abs(a)+scale) + max(pr.roundTol, noiseFactor*noise)/pr.eps
 			d := math.Abs(pr.num - a)
 			worst = max(worst, d/tol)
 			if d > tol || math.IsNaN(d) {
@@ -196,13 +196,25 @@ func (gc gradCheck) run(t *testing.T, f Layer, x *tensor.Tensor) {
 }
 
 // noise measures the rounding noise of the loss (see gradCheck).
+// noiseSamples and noiseFactor size the rounding-noise allowance: the
+// largest of noiseSamples second differences, times noiseFactor. With 8
+// samples and a factor 3, deep models (resnet50 in eval mode, resnet20 in
+// training mode) failed by a few percent of the tolerance under the pure-Go
+// GEMM kernel, whose rounding differs from the AVX2 one: a maximum over few
+// samples underestimates the noise's tail. The rtol term, which catches
+// gradients that are wrong by a fraction, is unaffected.
+const (
+	noiseSamples = 24
+	noiseFactor  = 5
+)
+
 func (gc gradCheck) noise(rng *rand.Rand, targets []*target, loss func() (float64, float64), l0 float64, base uint64) float64 {
 	var noise float64
 	if len(targets) == 0 {
 		return 0
 	}
 	h := float32(gc.eps / 100)
-	for j := 0; j < 8; j++ {
+	for j := 0; j < noiseSamples; j++ {
 		tg := targets[rng.IntN(len(targets))]
 		i := rng.IntN(len(tg.val))
 		old := tg.val[i]
