@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -158,7 +159,7 @@ func (g *gemmJob) run() {
 	if g.workers == 1 {
 		bufs := getPackBuffers(g.kern)
 		g.computeChunk(bufs, 0)
-		packBufferPool.Put(bufs)
+		putPackBuffers(bufs)
 		return
 	}
 	if g.sharedB != nil {
@@ -176,7 +177,7 @@ func (g *gemmJob) run() {
 // slices.
 func (g *gemmJob) release() {
 	if g.sharedB != nil {
-		packedBPool.Put(g.sharedB)
+		putPackedB(g.sharedB)
 	}
 	g.kern, g.a, g.b, g.c, g.sharedB = nil, nil, nil, nil, nil
 	g.nPad, g.packGroups = 0, 0
@@ -202,7 +203,7 @@ func (g *gemmJob) RunChunk(_, _ int) {
 		g.computeChunk(bufs, i)
 	}
 	if bufs != nil {
-		packBufferPool.Put(bufs)
+		putPackBuffers(bufs)
 	}
 }
 
@@ -447,21 +448,28 @@ func copyFullPieces(dst []float32, stride int, src []float32, width int) int {
 }
 
 // packedB is a reusable buffer for all of op(B), packed.
-type packedB struct{ data []float32 }
+type packedB struct {
+	data  []float32
+	class int // capacity is 1<<class floats
+}
 
-var packedBPool sync.Pool
+// packedBPools hold packed-B buffers by size class (capacity 2^class), so
+// that a request is never handed a buffer too small for it: with one pool
+// for all sizes, the GEMMs of a training step, whose B panels differ in
+// size, kept trading buffers and reallocating them.
+var packedBPools [48]sync.Pool
 
 func getPackedB(n int) *packedB {
-	p, _ := packedBPool.Get().(*packedB)
+	class := bits.Len(uint(max(n, 1) - 1))
+	p, _ := packedBPools[class].Get().(*packedB)
 	if p == nil {
-		p = new(packedB)
-	}
-	if cap(p.data) < n {
-		p.data = alignedFloats(n)
+		p = &packedB{data: alignedFloats(1 << class), class: class}
 	}
 	p.data = p.data[:n]
 	return p
 }
+
+func putPackedB(p *packedB) { packedBPools[p.class].Put(p) }
 
 // packBuffers are one thread's packing areas, reused across calls.
 type packBuffers struct {
@@ -470,12 +478,36 @@ type packBuffers struct {
 	tile []float32 // MR×NR edge tile
 }
 
-var packBufferPool sync.Pool
+// packBufferFree is a free list of packing areas. It is not a sync.Pool:
+// a pool may hand out a new item while a free one sits in another P's
+// private slot, and empties on garbage collection, so steady-state training
+// steps would sometimes reallocate megabytes. The list holds at most as many
+// sets as ever ran at once.
+var packBufferFree struct {
+	sync.Mutex
+	list []*packBuffers
+}
+
+func putPackBuffers(p *packBuffers) {
+	packBufferFree.Lock()
+	packBufferFree.list = append(packBufferFree.list, p)
+	packBufferFree.Unlock()
+}
 
 func getPackBuffers(kern *microKernel) *packBuffers {
-	if p, ok := packBufferPool.Get().(*packBuffers); ok && p.kern == kern {
-		return p
+	f := &packBufferFree
+	f.Lock()
+	for len(f.list) > 0 {
+		p := f.list[len(f.list)-1]
+		f.list[len(f.list)-1] = nil
+		f.list = f.list[:len(f.list)-1]
+		if p.kern == kern {
+			f.Unlock()
+			return p
+		}
+		// Buffers sized for another kernel (after SetKernel) are dropped.
 	}
+	f.Unlock()
 	return &packBuffers{
 		kern: kern,
 		a:    alignedFloats(kern.mc * kern.kc),
