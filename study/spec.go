@@ -182,9 +182,11 @@ func Default() Spec {
 			o.Sweep = map[string][]float64{"tau": {0.03, 0.05, 0.1}}
 		case "squared_error":
 			// The ImageNet values (κ 9, M 60, s 10) diverge at this
-			// learning rate on MNIST; these MNIST-scale ones reach
-			// 98.9% in 5 epochs (the train package's mnist preset).
-			o.Params = map[string]float64{"kappa": 5, "target": 1, "scale": 0.1}
+			// learning rate on MNIST. With κ 5, M 1, s 0.1 mnist-cnn
+			// reaches 98.9% in 5 epochs, but short runs (--quick)
+			// still blow up or collapse in the first steps; s 0.05
+			// trains in both (97.6% after this study's 2 epochs).
+			o.Params = map[string]float64{"kappa": 5, "target": 1, "scale": 0.05}
 		}
 		objs = append(objs, o)
 	}
@@ -209,7 +211,7 @@ func (s Spec) Quick() Spec {
 		r[k] = v
 	}
 	r["epochs"] = 1
-	r["warmup_epochs"] = 0.2
+	r["warmup_epochs"] = 0.5 // of a 32-step epoch: squared error needs the ramp
 	r["train_limit"] = min(positive(r["train_limit"], 4000), 4000)
 	r["test_limit"] = min(positive(r["test_limit"], 2000), 2000)
 	delete(r, "step_epochs")
