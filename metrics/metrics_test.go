@@ -3,6 +3,7 @@ package metrics
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -38,21 +39,9 @@ func TestAccuracyAndTopKBreakTiesByIndex(t *testing.T) {
 		}
 	}
 	preds, _ := Predictions(z)
-	if want := []int{1, 0, 0, 2}; !equalInts(preds, want) {
+	if want := []int{1, 0, 0, 2}; !slices.Equal(preds, want) {
 		t.Errorf("predictions %v, want %v", preds, want)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestBadInputsAreErrors(t *testing.T) {

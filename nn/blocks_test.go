@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/losslab/losslab/tensor"
@@ -42,7 +43,7 @@ func TestBasicBlockForwardMatchesReference(t *testing.T) {
 		for i := range want {
 			want[i] = max(z2[i]+short[i], 0)
 		}
-		if !sameShapeInts(got.Shape, s2) {
+		if !slices.Equal(got.Shape, s2) {
 			t.Fatalf("shape %v, want %v", got.Shape, s2)
 		}
 		assertClose(t, "basic block", got.Data, want, 1e-4)
@@ -66,7 +67,7 @@ func TestBottleneckForwardMatchesReference(t *testing.T) {
 		for i := range want {
 			want[i] = max(z3[i]+short[i], 0)
 		}
-		if !sameShapeInts(got.Shape, s3) || s3[3] != 4*tc.width {
+		if !slices.Equal(got.Shape, s3) || s3[3] != 4*tc.width {
 			t.Fatalf("shape %v, want %v", got.Shape, s3)
 		}
 		assertClose(t, "bottleneck", got.Data, want, 1e-4)

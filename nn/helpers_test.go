@@ -103,7 +103,7 @@ func (gc gradCheck) run(t *testing.T, f Layer, x *tensor.Tensor) {
 		if dx == nil {
 			t.Fatalf("Backward returned no input gradient")
 		}
-		if !sameShapeInts(dx.Shape, x.Shape) {
+		if !slices.Equal(dx.Shape, x.Shape) {
 			t.Fatalf("input gradient shape %v, input %v", dx.Shape, x.Shape)
 		}
 		targets = append(targets, &target{"input", x.Data, append([]float32(nil), dx.Data...)})
@@ -275,18 +275,6 @@ func pickIndices(r *rand.Rand, n, k int) []int {
 		return idx
 	}
 	return r.Perm(n)[:k]
-}
-
-func sameShapeInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // assertClose checks got against a float64 reference with a tolerance

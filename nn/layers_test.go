@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/losslab/losslab/tensor"
@@ -59,7 +60,7 @@ func TestLinearForwardMatchesReference(t *testing.T) {
 				want[i*5+j] = s
 			}
 		}
-		if !sameShapeInts(y.Shape, []int{3, 5}) {
+		if !slices.Equal(y.Shape, []int{3, 5}) {
 			t.Fatalf("shape %v", y.Shape)
 		}
 		assertClose(t, "linear", y.Data, want, 1e-5)
@@ -117,7 +118,7 @@ func TestConv2dForwardMatchesReference(t *testing.T) {
 			want = relu64(want)
 		}
 		y := c.Forward(x, true)
-		if !sameShapeInts(y.Shape, shape) {
+		if !slices.Equal(y.Shape, shape) {
 			t.Fatalf("%+v: shape %v, want %v", tc, y.Shape, shape)
 		}
 		assertClose(t, "conv", y.Data, want, 1e-5)
@@ -427,7 +428,7 @@ func TestGlobalAvgPool(t *testing.T) {
 	x := randTensor(1, 3, 3, 2, 4)
 	p := NewGlobalAvgPool()
 	y := p.Forward(x, true)
-	if !sameShapeInts(y.Shape, []int{3, 4}) {
+	if !slices.Equal(y.Shape, []int{3, 4}) {
 		t.Fatalf("shape %v", y.Shape)
 	}
 	want := make([]float64, 12)
@@ -446,7 +447,7 @@ func TestFlatten(t *testing.T) {
 	x := randTensor(1, 2, 3, 2, 2)
 	f := NewFlatten()
 	y := f.Forward(x, true)
-	if !sameShapeInts(y.Shape, []int{2, 12}) || &y.Data[0] != &x.Data[0] {
+	if !slices.Equal(y.Shape, []int{2, 12}) || &y.Data[0] != &x.Data[0] {
 		t.Fatalf("flatten: shape %v or copied data", y.Shape)
 	}
 	defaultCheck().run(t, f, x)

@@ -198,7 +198,7 @@ func TestModelOutputsAndShapes(t *testing.T) {
 			t.Fatal(err)
 		}
 		z := m.Forward(x, true)
-		if !sameShapeInts(z.Shape, []int{2, 3}) {
+		if !slices.Equal(z.Shape, []int{2, 3}) {
 			t.Errorf("%s: logits %v", c.name, z.Shape)
 		}
 		var got []string
@@ -211,7 +211,7 @@ func TestModelOutputsAndShapes(t *testing.T) {
 		}
 		outs := m.Outputs()
 		pen := outs[len(outs)-2].Tensor
-		if !sameShapeInts(pen.Shape, append([]int{2}, c.last...)) {
+		if !slices.Equal(pen.Shape, append([]int{2}, c.last...)) {
 			t.Errorf("%s: penultimate %v", c.name, pen.Shape)
 		}
 	}
@@ -221,17 +221,17 @@ func TestModelOutputsAndShapes(t *testing.T) {
 	for _, o := range m.Outputs() {
 		want := map[string][]int{"stem": {1, 32, 32, 16}, "stage1.block3": {1, 32, 32, 16},
 			"stage2.block1": {1, 16, 16, 32}, "stage3.block3": {1, 8, 8, 64}, "pool": {1, 64}}[o.Name]
-		if want != nil && !sameShapeInts(o.Tensor.Shape, want) {
+		if want != nil && !slices.Equal(o.Tensor.Shape, want) {
 			t.Errorf("resnet20 %s: %v, want %v", o.Name, o.Tensor.Shape, want)
 		}
 	}
 	// The ImageNet stem above 64 px: 72 → 36 (conv /2) → 18 (maxpool /2).
 	r18 := mustBuild(t, "resnet18", []int{72, 72, 3}, 4, 1)
 	r18.Forward(randTensor(1, 1, 72, 72, 3), false)
-	if s := r18.Outputs()[0].Tensor.Shape; !sameShapeInts(s, []int{1, 18, 18, 64}) {
+	if s := r18.Outputs()[0].Tensor.Shape; !slices.Equal(s, []int{1, 18, 18, 64}) {
 		t.Errorf("resnet18 ImageNet stem output %v, want [1 18 18 64]", s)
 	}
-	if s := r18.Outputs()[len(r18.Outputs())-4].Tensor.Shape; !sameShapeInts(s, []int{1, 3, 3, 512}) {
+	if s := r18.Outputs()[len(r18.Outputs())-4].Tensor.Shape; !slices.Equal(s, []int{1, 3, 3, 512}) {
 		t.Errorf("resnet18 last block %v, want [1 3 3 512]", s)
 	}
 }

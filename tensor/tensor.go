@@ -7,7 +7,10 @@
 // is then a plain GEMM and im2col rows are contiguous.
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Tensor is a dense float32 array in row-major (C) order.
 type Tensor struct {
@@ -64,23 +67,11 @@ func Ensure(t *Tensor, shape ...int) *Tensor {
 	if cap(t.Data) < n {
 		return New(shape...)
 	}
-	if !sameShape(t.Shape, shape) {
+	if !slices.Equal(t.Shape, shape) {
 		t.Shape = append(t.Shape[:0], shape...)
 	}
 	t.Data = t.Data[:n]
 	return t
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Zero sets every element to 0.
