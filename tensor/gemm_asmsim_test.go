@@ -403,32 +403,7 @@ func TestGemmKernelsSimulated(t *testing.T) {
 						}
 					}
 					got := simulateKernel(p, kc, a, rsA, csA, b, csB, c, ldc, alpha, beta)
-					for i := 0; i < mr; i++ {
-						for j := 0; j < ldc && i*ldc+j < len(c); j++ {
-							x := i*ldc + j
-							if j >= nr {
-								if math.Float32bits(got[x]) != math.Float32bits(c[x]) {
-									t.Fatalf("%s layout %d kc=%d: wrote outside the tile at [%d,%d]", p.name, li, kc, i, j)
-								}
-								continue
-							}
-							var ab, size float64
-							for q := 0; q < kc; q++ {
-								term := float64(a[i*rsA+q*csA]) * float64(b[q*csB+j])
-								ab += term
-								size += math.Abs(term)
-							}
-							want := float64(alpha) * ab
-							size *= float64(alpha)
-							if beta != 0 {
-								want += float64(beta) * float64(c[x])
-								size += math.Abs(float64(beta) * float64(c[x]))
-							}
-							if math.Abs(float64(got[x])-want) > 2*float64(kc+3)*1.2e-7*size+1e-30 {
-								t.Fatalf("%s layout %d kc=%d beta=%v: C[%d,%d] = %v, want %v", p.name, li, kc, beta, i, j, got[x], want)
-							}
-						}
-					}
+					checkMicroTile(t, fmt.Sprintf("%s layout %d kc=%d beta=%v", p.name, li, kc, beta), got, c, a, rsA, csA, b, csB, mr, nr, ldc, kc, alpha, beta)
 					if hw == nil {
 						continue
 					}

@@ -274,36 +274,46 @@ func TestGemmMicroKernel(t *testing.T) {
 					}
 					old := append([]float32(nil), c...)
 					kern.fn(kc, &a[0], rsA, csA, &b[0], csB, &c[0], ldc, alpha, beta)
-					for i := 0; i < mr; i++ {
-						for j := 0; j < ldc; j++ {
-							got := c[i*ldc+j]
-							if j >= nr {
-								if math.Float32bits(got) != math.Float32bits(old[i*ldc+j]) {
-									t.Fatalf("%s kc=%d: wrote outside the tile at [%d,%d]", lay.name, kc, i, j)
-								}
-								continue
-							}
-							var ab, size float64
-							for p := 0; p < kc; p++ {
-								term := float64(a[i*rsA+p*csA]) * float64(b[p*csB+j])
-								ab += term
-								size += math.Abs(term)
-							}
-							want := float64(alpha) * ab
-							size *= float64(alpha)
-							if beta != 0 {
-								want += float64(beta) * float64(old[i*ldc+j])
-								size += math.Abs(float64(beta) * float64(old[i*ldc+j]))
-							}
-							if math.Abs(float64(got)-want) > 2*float64(kc+3)*1.2e-7*size+1e-30 {
-								t.Fatalf("%s kc=%d beta=%v: C[%d,%d] = %v, want %v", lay.name, kc, beta, i, j, got, want)
-							}
-						}
-					}
+					checkMicroTile(t, fmt.Sprintf("%s kc=%d beta=%v", lay.name, kc, beta), c, old, a, rsA, csA, b, csB, mr, nr, ldc, kc, alpha, beta)
 				}
 			}
 		}
 	})
+}
+
+// checkMicroTile checks a micro-kernel's output got (mr rows of stride ldc)
+// against a float64 product of the kc-long panels of a (row stride rsA,
+// column stride csA) and b (row stride csB) plus beta times the old C, with
+// an error bound proportional to kc and the size of the summed terms, and
+// checks that columns nr..ldc−1 were left untouched (bit for bit).
+func checkMicroTile(t *testing.T, what string, got, old, a []float32, rsA, csA int, b []float32, csB, mr, nr, ldc, kc int, alpha, beta float32) {
+	t.Helper()
+	for i := 0; i < mr; i++ {
+		for j := 0; j < ldc && i*ldc+j < len(got); j++ {
+			x := i*ldc + j
+			if j >= nr {
+				if math.Float32bits(got[x]) != math.Float32bits(old[x]) {
+					t.Fatalf("%s: wrote outside the tile at [%d,%d]", what, i, j)
+				}
+				continue
+			}
+			var ab, size float64
+			for q := 0; q < kc; q++ {
+				term := float64(a[i*rsA+q*csA]) * float64(b[q*csB+j])
+				ab += term
+				size += math.Abs(term)
+			}
+			want := float64(alpha) * ab
+			size *= float64(alpha)
+			if beta != 0 {
+				want += float64(beta) * float64(old[x])
+				size += math.Abs(float64(beta) * float64(old[x]))
+			}
+			if math.Abs(float64(got[x])-want) > 2*float64(kc+3)*1.2e-7*size+1e-30 {
+				t.Fatalf("%s: C[%d,%d] = %v, want %v", what, i, j, got[x], want)
+			}
+		}
+	}
 }
 
 // TestGemmEdgeTilesRoundLikeFullTiles checks the promise that lets results
