@@ -212,20 +212,15 @@ func resize(s []float64, n int) []float64 {
 // probability KeepProb and scaled by 1/KeepProb (inverted dropout, so that
 // evaluation needs no rescaling); in evaluation it is the identity.
 //
-// The mask is a pure function of the seed (SetSeed, called by the training
-// loop before every step) and the element's index n·in + j in the batch:
-// element i is kept when splitmix64(seed + (i+1)·φ) / 2⁶⁴ < KeepProb, with
-// φ = 0x9E3779B97F4A7C15 (Steele et al. 2014, the SplitMix64 finaliser), so a
-// resumed run draws the same masks without saved generator state.
+// The dropping is nn.Dropout's with P = 1 − KeepProb: the mask is a pure
+// function of the seed (SetSeed, called by the training loop before every
+// step) and the element's index n·in + j in the batch, so a resumed run
+// draws the same masks without saved generator state.
 type DropoutHead struct {
 	Inner    nn.Layer
 	KeepProb float64
 
-	seed    uint64
-	active  bool // whether the last Forward dropped
-	scale   []float32
-	dropped *tensor.Tensor
-	dx      *tensor.Tensor
+	drop *nn.Dropout
 }
 
 // NewDropoutHead wraps head with dropout of the given keep probability,
@@ -234,12 +229,16 @@ func NewDropoutHead(head nn.Layer, keepProb float64) *DropoutHead {
 	if !(keepProb > 0 && keepProb <= 1) {
 		panic(fmt.Sprintf("objective: dropout keep probability %g, want in (0, 1]", keepProb))
 	}
-	return &DropoutHead{Inner: head, KeepProb: keepProb}
+	drop, err := nn.NewDropout(1 - keepProb)
+	if err != nil {
+		panic(err) // 1 − keepProb ∈ [0, 1) for keepProb ∈ (0, 1]
+	}
+	return &DropoutHead{Inner: head, KeepProb: keepProb, drop: drop}
 }
 
 // SetSeed implements nn.Seeded; a seeded wrapped head gets a derived seed.
 func (d *DropoutHead) SetSeed(seed uint64) {
-	d.seed = seed
+	d.drop.SetSeed(seed)
 	if s, ok := d.Inner.(nn.Seeded); ok {
 		s.SetSeed(splitmix64(seed ^ 0x6A09E667F3BCC909))
 	}
@@ -250,50 +249,17 @@ func (d *DropoutHead) Params() []*nn.Param { return d.Inner.Params() }
 
 // Forward implements nn.Layer.
 func (d *DropoutHead) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
-	d.active = train && d.KeepProb < 1
-	if !d.active {
-		return d.Inner.Forward(x, train)
-	}
-	n := x.Len()
-	if cap(d.scale) < n {
-		d.scale = make([]float32, n)
-	}
-	d.scale = d.scale[:n]
-	d.dropped = tensor.Ensure(d.dropped, x.Shape...)
-	inv := float32(1 / d.KeepProb)
-	for i, v := range x.Data {
-		var s float32
-		if keepElement(d.seed, i, d.KeepProb) {
-			s = inv
-		}
-		d.scale[i] = s
-		d.dropped.Data[i] = v * s
-	}
-	return d.Inner.Forward(d.dropped, train)
+	return d.Inner.Forward(d.drop.Forward(x, train), train)
 }
 
 // Backward implements nn.Layer.
 func (d *DropoutHead) Backward(dz *tensor.Tensor) *tensor.Tensor {
-	g := d.Inner.Backward(dz)
-	if !d.active {
-		return g
-	}
-	d.dx = tensor.Ensure(d.dx, g.Shape...)
-	for i, v := range g.Data {
-		d.dx.Data[i] = v * d.scale[i]
-	}
-	return d.dx
-}
-
-// keepElement decides whether element index survives dropout under seed.
-func keepElement(seed uint64, index int, keepProb float64) bool {
-	h := splitmix64(seed + uint64(index+1)*0x9E3779B97F4A7C15)
-	return float64(h>>11)*(1.0/(1<<53)) < keepProb
+	return d.drop.Backward(d.Inner.Backward(dz))
 }
 
 // splitmix64 is the SplitMix64 output function (Steele, Lea & Flood 2014), a
 // bijective mixer whose outputs for consecutive inputs are statistically
-// independent.
+// independent; it derives the wrapped head's seed.
 func splitmix64(x uint64) uint64 {
 	x ^= x >> 30
 	x *= 0xBF58476D1CE4E5B9

@@ -488,3 +488,11 @@ func TestWithNNLinear(t *testing.T) {
 		}
 	}
 }
+
+// keepElement states nn.Dropout's documented rule for drop probability
+// P = 1 − keepProb: element index survives when the 53-bit uniform from the
+// SplitMix64 hash of (seed, index) is at least P.
+func keepElement(seed uint64, index int, keepProb float64) bool {
+	h := splitmix64(seed + uint64(index+1)*0x9E3779B97F4A7C15)
+	return h>>11 >= uint64((1-keepProb)*(1<<53))
+}
