@@ -41,7 +41,7 @@ func RunTrainUnit(ctx context.Context, p *Plan, o Options, index int) error {
 	u := tu[index]
 	pr := newProgress(o.log(), p, st)
 	pr.start(&u)
-	err := st.RunUnit(ctx, p, &u, pr)
+	err := st.RunUnit(ctx, p, &u, pr.unit(&u))
 	pr.finish(&u, err)
 	return err
 }

@@ -5,7 +5,7 @@
 // its own folder of a store and marked done by a DONE.json written last
 // (units.go). Re-running a study skips finished units and resumes
 // unfinished ones, and two studies sharing a store share their units. The
-// local executor (Run) runs units one at a time on all cores; the Slurm
+// local executor (Run) runs units side by side, one per core; the Slurm
 // executor (slurm.go) submits the training units as a job array. Every run
 // ends by gathering results.csv and analyses.json and writing the report
 // (package report).
@@ -25,12 +25,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/losslab/losslab/internal/atomicfile"
+	"github.com/losslab/losslab/tensor"
 
 	"github.com/losslab/losslab/report"
 	"github.com/losslab/losslab/train"
@@ -49,6 +51,9 @@ type Options struct {
 	Log io.Writer
 	// NoReport skips gathering results and writing the report.
 	NoReport bool
+	// Jobs is how many units the local executor runs at once; 0 means
+	// one per core. It changes only the wall time, never a result.
+	Jobs int
 }
 
 func (o Options) store() Store {
@@ -100,40 +105,88 @@ func Run(ctx context.Context, s Spec, o Options) (*Plan, error) {
 	return p, RunPlan(ctx, p, o)
 }
 
-// RunPlan runs p's unfinished units one at a time, in order (a unit's
-// dependencies come before it), each with all the cores, then gathers the
+// RunPlan runs p's unfinished units, up to o.Jobs at a time (0: one per
+// core), each as soon as its dependencies are finished, then gathers the
 // results and writes the report.
+//
+// Running units side by side does not change any number: every unit runs
+// with the recipe's thread count (set once for the whole run), and the
+// kernels' reductions are split by that count alone, never by which
+// goroutine or core does the work (package tensor), so a unit gives the
+// same bits whatever else runs beside it.
 func RunPlan(ctx context.Context, p *Plan, o Options) error {
 	st := o.store()
 	if err := os.MkdirAll(st.Dir, 0o755); err != nil {
 		return err
 	}
+	jobs := o.Jobs
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	if base, err := p.Spec.baseConfig(); err == nil && base.Threads > 0 {
+		defer tensor.SetThreads(tensor.Threads())
+		tensor.SetThreads(base.Threads)
+	}
 	pr := newProgress(o.log(), p, st)
+	pr.jobs = jobs
 	// A failed unit (a diverged training run, say) does not stop the
 	// study: units that need it are skipped, the rest run, and the report
-	// lists what is missing. Cancellation stops at once.
+	// lists what is missing. Cancellation stops starting units and waits
+	// for the running ones to save their state.
+	type result struct {
+		u   *Unit
+		err error
+	}
 	var failed []string
 	bad := map[string]bool{}
+	running := map[string]bool{}
+	results := make(chan result)
+	pending := make([]*Unit, 0, len(p.Units))
 	for i := range p.Units {
-		u := &p.Units[i]
-		if st.Done(u.ID) {
-			continue
+		if !st.Done(p.Units[i].ID) {
+			pending = append(pending, &p.Units[i])
 		}
-		if slices.ContainsFunc(u.Deps, func(d string) bool { return bad[d] }) {
-			bad[u.ID] = true
-			continue
+	}
+	for len(pending) > 0 || len(running) > 0 {
+		// Start, in plan order, every unit whose dependencies are done.
+		rest := pending[:0]
+		for _, u := range pending {
+			switch {
+			case slices.ContainsFunc(u.Deps, func(d string) bool { return bad[d] }):
+				bad[u.ID] = true
+			case ctx.Err() == nil && len(running) < jobs && !slices.ContainsFunc(u.Deps, func(d string) bool { return !st.Done(d) }):
+				running[u.ID] = true
+				pr.start(u)
+				go func() {
+					err := st.RunUnit(ctx, p, u, pr.unit(u))
+					results <- result{u, err}
+				}()
+			default:
+				rest = append(rest, u)
+			}
 		}
-		pr.start(u)
-		err := st.RunUnit(ctx, p, u, pr)
-		pr.finish(u, err)
-		if ctx.Err() != nil {
-			return ctx.Err()
+		pending = rest
+		if len(running) == 0 {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if len(pending) > 0 {
+				// Only possible if a dependency is missing from the plan.
+				return fmt.Errorf("unit %s: dependencies %v are neither finished nor in the plan", pending[0].ID, pending[0].Deps)
+			}
+			break
 		}
-		if err != nil {
-			fmt.Fprintf(o.log(), "  failed: %v\n", err)
-			failed = append(failed, err.Error())
-			bad[u.ID] = true
+		r := <-results
+		delete(running, r.u.ID)
+		pr.finish(r.u, r.err)
+		if r.err != nil && ctx.Err() == nil {
+			fmt.Fprintf(o.log(), "  failed: %v\n", r.err)
+			failed = append(failed, r.err.Error())
+			bad[r.u.ID] = true
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if !o.NoReport {
 		if err := Gather(p, o); err != nil {
@@ -216,16 +269,16 @@ func Gather(p *Plan, o Options) error {
 	return report.Generate(o.Dir)
 }
 
-// progress is the study's one progress display: a line per unit with
-// units done/total and an ETA, and during training a status line at most
-// every two seconds.
+// progress is the study's one progress display: a line per unit started
+// with units done/total and an ETA, and during training a status line at
+// most every two seconds naming the unit it is about.
 type progress struct {
 	w       io.Writer
 	mu      sync.Mutex
 	total   int
 	done    int
-	cur     *Unit
-	started time.Time
+	jobs    int
+	started map[string]time.Time
 	last    time.Time
 	// seconds spent per kind and units of each kind done, for the ETA.
 	spent   map[string]float64
@@ -234,7 +287,8 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, p *Plan, st Store) *progress {
-	pr := &progress{w: w, total: len(p.Units), spent: map[string]float64{}, count: map[string]int{}, pending: map[string]int{}}
+	pr := &progress{w: w, total: len(p.Units), jobs: 1, started: map[string]time.Time{},
+		spent: map[string]float64{}, count: map[string]int{}, pending: map[string]int{}}
 	for _, u := range p.Units {
 		if st.Done(u.ID) {
 			pr.done++
@@ -246,7 +300,8 @@ func newProgress(w io.Writer, p *Plan, st Store) *progress {
 }
 
 // eta estimates the time left from the mean duration of finished units of
-// each kind (a kind not yet seen counts as the mean of all).
+// each kind (a kind not yet seen counts as the mean of all), shared among
+// the units that run at once.
 func (p *progress) eta() string {
 	var all float64
 	var n int
@@ -265,13 +320,12 @@ func (p *progress) eta() string {
 		}
 		left += mean * float64(c)
 	}
+	left /= float64(max(1, p.jobs))
 	return (time.Duration(left) * time.Second).Round(time.Second).String()
 }
 
-func (p *progress) start(u *Unit) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cur, p.started = u, time.Now()
+// describe names a unit for people: its kind, variant, seed and target.
+func describe(u *Unit) string {
 	desc := u.Kind
 	if u.Objective != "" {
 		desc += " " + report.VariantLabel(u.Objective, u.Hyper) + fmt.Sprintf(" seed %d", u.Seed)
@@ -279,33 +333,56 @@ func (p *progress) start(u *Unit) {
 	if u.Target != "" {
 		desc += " → " + u.Target
 	}
-	fmt.Fprintf(p.w, "[%d/%d] %s (%s), about %s left\n", p.done+1, p.total, desc, u.ID, p.eta())
+	return desc
+}
+
+func (p *progress) start(u *Unit) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.started[u.ID] = time.Now()
+	fmt.Fprintf(p.w, "[%d/%d] %s (%s), about %s left\n", p.done+len(p.started), p.total, describe(u), u.ID, p.eta())
 }
 
 func (p *progress) finish(u *Unit, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	t0 := p.started[u.ID]
+	delete(p.started, u.ID)
 	if err != nil {
 		return
 	}
 	p.done++
 	p.pending[u.Kind]--
-	p.spent[u.Kind] += time.Since(p.started).Seconds()
+	// Wall time while sharing the machine: eta divides by the jobs.
+	p.spent[u.Kind] += time.Since(t0).Seconds()
 	p.count[u.Kind]++
 }
 
+// unit returns the train.Progress for one running unit.
+func (p *progress) unit(u *Unit) train.Progress {
+	return unitProgress{p, u}
+}
+
+type unitProgress struct {
+	p *progress
+	u *Unit
+}
+
 // Step implements train.Progress: a status line every two seconds.
-func (p *progress) Step(s train.StepInfo) {
+func (up unitProgress) Step(s train.StepInfo) {
+	p := up.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if time.Since(p.last) < 2*time.Second {
 		return
 	}
 	p.last = time.Now()
-	fmt.Fprintf(p.w, "    epoch %d/%d step %d/%d loss %.4f acc %.3f %.0f ex/s\n", s.Epoch, s.Epochs, s.Step, s.TotalSteps, s.Loss, s.Accuracy, s.ExamplesPerSec)
+	fmt.Fprintf(p.w, "    %s: epoch %d/%d step %d/%d loss %.4f acc %.3f %.0f ex/s\n", describe(up.u), s.Epoch, s.Epochs, s.Step, s.TotalSteps, s.Loss, s.Accuracy, s.ExamplesPerSec)
 }
 
 // Epoch implements train.Progress.
-func (p *progress) Epoch(m train.EpochMetrics) {
-	fmt.Fprintf(p.w, "    epoch %d: test accuracy %.4f\n", m.Epoch, m.TestAccuracy)
+func (up unitProgress) Epoch(m train.EpochMetrics) {
+	up.p.mu.Lock()
+	defer up.p.mu.Unlock()
+	fmt.Fprintf(up.p.w, "    %s: epoch %d: test accuracy %.4f\n", describe(up.u), m.Epoch, m.TestAccuracy)
 }

@@ -168,6 +168,24 @@ func TestResumeAfterInterruptsGivesSameResults(t *testing.T) {
 	}
 }
 
+// TestParallelUnitsGiveSameResults runs the tiny study one unit at a time
+// and three at a time: results.csv must match byte for byte, because a
+// unit's numbers may not depend on what runs beside it.
+func TestParallelUnitsGiveSameResults(t *testing.T) {
+	s := tinySpec()
+	var got [2]string
+	for i, jobs := range []int{1, 3} {
+		dir := t.TempDir()
+		if _, err := Run(context.Background(), s, Options{Dir: dir, Jobs: jobs}); err != nil {
+			t.Fatal(err)
+		}
+		got[i] = readResults(t, dir)
+	}
+	if got[0] != got[1] {
+		t.Errorf("results.csv with 3 units at a time differs from one at a time:\n%s\nwant:\n%s", got[1], got[0])
+	}
+}
+
 // TestStudiesShareUnits runs a one-objective study, then a two-objective
 // study on the same store: the second trains only the new objective and
 // leaves the first study's units untouched.
