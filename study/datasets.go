@@ -61,6 +61,32 @@ func loadHoldout(base string, n int) (trainPart, val, test *data.Dataset, err er
 	})
 }
 
+// registerDatasets makes the derived tasks a spec names (its pretraining
+// dataset and transfer targets) training datasets, and registers the
+// pretraining dataset's holdout split. Every process that plans or runs a
+// spec's units calls it: registrations live in memory.
+func registerDatasets(s Spec) error {
+	registerDerived(s.Dataset)
+	for _, t := range s.Transfer {
+		registerDerived(t)
+	}
+	return registerHoldout(s.Dataset, s.holdout())
+}
+
+// registerDerived makes a derived task NAME-TASK a training dataset, so that
+// a study can pretrain or fine-tune on it; other names are left alone.
+func registerDerived(name string) {
+	if base, _ := derivedBase(name); base == "" {
+		return
+	}
+	regMu.Lock()
+	defer regMu.Unlock()
+	if slices.Contains(train.DatasetNames(), name) {
+		return
+	}
+	train.RegisterDataset(name, func() (*data.Dataset, *data.Dataset, error) { return loadTarget(name) })
+}
+
 // registerHoldout makes holdoutName(base, n) a training dataset.
 func registerHoldout(base string, n int) error {
 	regMu.Lock()
@@ -117,11 +143,36 @@ func loadTarget(name string) (trainSet, test *data.Dataset, err error) {
 
 // derive applies a derived task to a copy of d: "rot90" rotates every image
 // a quarter turn clockwise (square images only), "parity" relabels digits
-// by parity (class y → y mod 2).
+// by parity (class y → y mod 2), "lower" keeps the examples of the first
+// ⌊K/2⌋ classes and "upper" those of the others, relabelled from 0
+// (class y → y − ⌊K/2⌋): a model pretrained on NAME-lower has never seen
+// NAME-upper's classes.
 func derive(d *data.Dataset, task, name string) (*data.Dataset, error) {
 	out := *d
 	out.Name = name
 	switch task {
+	case "lower", "upper":
+		half := d.NumClasses / 2
+		if half < 2 || d.NumClasses-half < 2 {
+			return nil, fmt.Errorf("transfer target %s: %s needs at least 4 classes; dataset %s has %d", name, task, d.Name, d.NumClasses)
+		}
+		var idx []int
+		for i, y := range d.Labels {
+			if (y < half) == (task == "lower") {
+				idx = append(idx, i)
+			}
+		}
+		sub := d.Subset(idx, d.Split)
+		sub.Name = name
+		if task == "upper" {
+			for i := range sub.Labels {
+				sub.Labels[i] -= half
+			}
+			sub.NumClasses = d.NumClasses - half
+		} else {
+			sub.NumClasses = half
+		}
+		return sub, nil
 	case "rot90":
 		s := d.Images.Shape
 		if len(s) != 4 || s[1] != s[2] {

@@ -58,15 +58,12 @@ func TestFinetuneUnits(t *testing.T) {
 			ft = append(ft, u)
 		}
 	}
-	if len(ft) != 2 {
-		t.Fatalf("%d finetune units, want 2 (one per pretrained model, real target only)", len(ft))
-	}
-	if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "mnist-parity") && strings.Contains(n, "finetune") }) {
-		t.Errorf("no note on skipping the derived target: %v", p.Notes)
+	if len(ft) != 4 {
+		t.Fatalf("%d finetune units, want 4 (one per pretrained model and target, derived targets included)", len(ft))
 	}
 	for _, u := range ft {
 		c := u.Config
-		if c.Objective != "softmax" || c.Dataset != "mnist-reversed" || c.Seed != 3 || c.InitFrom != "" ||
+		if c.Objective != "softmax" || c.Dataset != u.Target || c.Seed != 3 || c.InitFrom != "" ||
 			c.Epochs != DefaultFinetuneEpochs || c.LR != DefaultFinetuneLR || c.TrainLimit != s.TransferTrain || c.TestLimit != s.TransferTest {
 			t.Errorf("finetune unit %s config %+v", u.ID, c)
 		}
@@ -80,8 +77,10 @@ func TestFinetuneUnits(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := readResults(t, dir)
-	if n := strings.Count(res, ",finetune_mnist-reversed_top1,"); n != 2 {
-		t.Errorf("results.csv has %d finetune_mnist-reversed_top1 rows, want 2:\n%s", n, res)
+	for _, target := range s.Transfer {
+		if n := strings.Count(res, ",finetune_"+target+"_top1,"); n != 2 {
+			t.Errorf("results.csv has %d finetune_%s_top1 rows, want 2:\n%s", n, target, res)
+		}
 	}
 	st := Store{Dir: filepath.Join(dir, "units")}
 	for _, u := range ft {

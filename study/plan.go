@@ -110,6 +110,9 @@ func NewPlan(s Spec) (*Plan, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
+	if err := registerDatasets(s); err != nil {
+		return nil, err
+	}
 	base, err := s.baseConfig()
 	if err != nil {
 		return nil, err
@@ -119,9 +122,6 @@ func NewPlan(s Spec) (*Plan, error) {
 		return nil, err
 	}
 	source := holdoutName(s.Dataset, s.holdout())
-	if err := registerHoldout(s.Dataset, s.holdout()); err != nil {
-		return nil, err
-	}
 	p := &Plan{Study: s.Name, Spec: s}
 	add := func(u Unit) Unit {
 		u.address()
@@ -331,12 +331,9 @@ func finetuneConfig(s Spec, base train.Config, target string, seed uint64) train
 
 // finetuneTargetNote returns a note when target cannot be fine-tuned on
 // from a model pretrained on source, or "" when it can: it must be a
-// dataset training can load (not a derived task, which only the probes
-// build) with the source's example shape.
+// dataset training can load (derived tasks are registered as datasets)
+// with the source's example shape.
 func finetuneTargetNote(source, target string) string {
-	if base, _ := derivedBase(target); base != "" {
-		return fmt.Sprintf("finetune: transfer target %s is a derived task; full fine-tuning runs on datasets only; skipped", target)
-	}
 	if note := targetMissing(target); note != "" {
 		return "finetune: " + note
 	}

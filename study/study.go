@@ -84,7 +84,7 @@ func LoadPlan(dir string) (*Plan, error) {
 	if err := readJSON(filepath.Join(dir, PlanFile), &p); err != nil {
 		return nil, err
 	}
-	if err := registerHoldout(p.Spec.Dataset, p.Spec.holdout()); err != nil {
+	if err := registerDatasets(p.Spec); err != nil {
 		return nil, err
 	}
 	return &p, nil

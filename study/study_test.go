@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/train"
 )
 
@@ -253,5 +254,75 @@ func TestDeriveRot90(t *testing.T) {
 	}
 	if tr.Labels[0] != base.Labels[0] {
 		t.Errorf("rot90 changed a label")
+	}
+}
+
+// TestDeriveLowerUpper checks the class-split tasks example by example:
+// NAME-lower holds exactly the digits 0–4 in their original order and
+// labels, NAME-upper exactly the digits 5–9 relabelled 0–4, with the
+// images unchanged.
+func TestDeriveLowerUpper(t *testing.T) {
+	base, _, err := train.LoadDataset("mnist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, _, err := loadTarget("mnist-lower")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hi, _, err := loadTarget("mnist-upper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo.NumClasses != 5 || hi.NumClasses != 5 {
+		t.Fatalf("classes: lower %d, upper %d; want 5 and 5", lo.NumClasses, hi.NumClasses)
+	}
+	if lo.Len()+hi.Len() != base.Len() {
+		t.Fatalf("lower %d + upper %d examples; want the %d of mnist", lo.Len(), hi.Len(), base.Len())
+	}
+	per := 28 * 28
+	var li, hj int
+	for i, y := range base.Labels {
+		img := base.Images.Data[i*per : (i+1)*per]
+		var d *data.Dataset
+		var j, want int
+		if y < 5 {
+			d, j, want = lo, li, y
+			li++
+		} else {
+			d, j, want = hi, hj, y-5
+			hj++
+		}
+		if d.Labels[j] != want || !slices.Equal(d.Images.Data[j*per:(j+1)*per], img) {
+			t.Fatalf("mnist example %d (digit %d) is not example %d of %s with label %d", i, y, j, d.Name, want)
+		}
+	}
+}
+
+// TestPretrainOnDerivedTask plans a study that pretrains on mnist-lower and
+// transfers (probes and fine-tuning) to mnist-upper, and runs its
+// fine-tuning: derived tasks are training datasets.
+func TestPretrainOnDerivedTask(t *testing.T) {
+	s := tinySpec()
+	s.Name, s.Dataset, s.Transfer, s.Corruptions = "halves", "mnist-lower", []string{"mnist-upper"}, nil
+	s.Objectives, s.Seeds = s.Objectives[:1], []uint64{1}
+	s.Analyses = []string{"finetune", "probe"}
+	dir := t.TempDir()
+	p, err := Run(context.Background(), s, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, u := range p.Units {
+		kinds[u.Kind]++
+	}
+	if kinds[KindFinetune] != 1 || kinds[KindTransfer] != 1 {
+		t.Fatalf("units by kind %v; want one fine-tuning and one transfer unit", kinds)
+	}
+	res := readResults(t, dir)
+	for _, m := range []string{"finetune_mnist-upper_top1", "probe_mnist-upper_top1"} {
+		if !strings.Contains(res, ","+m+",") {
+			t.Errorf("results.csv lacks %s:\n%s", m, res)
+		}
 	}
 }

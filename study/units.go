@@ -88,7 +88,7 @@ func (s Store) RunUnit(ctx context.Context, p *Plan, u *Unit, progress train.Pro
 	if err := writeJSONAtomic(filepath.Join(dir, "unit.json"), u); err != nil {
 		return err
 	}
-	if err := registerHoldout(p.Spec.Dataset, p.Spec.holdout()); err != nil {
+	if err := registerDatasets(p.Spec); err != nil {
 		return err
 	}
 	start := time.Now()
