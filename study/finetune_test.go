@@ -113,3 +113,32 @@ func TestFinetuneUnits(t *testing.T) {
 		t.Errorf("stored plan: %v, %d units", err, len(stored.Units))
 	}
 }
+
+// TestFinetuneTargets limits fine-tuning to the listed transfer targets and
+// refuses a target that is not a transfer target.
+func TestFinetuneTargets(t *testing.T) {
+	s := tinySpec()
+	s.Seeds, s.Corruptions = []uint64{3}, nil
+	s.Transfer = []string{"mnist-parity", "mnist-reversed"}
+	s.FinetuneTargets = []string{"mnist-reversed"}
+	p, err := NewPlan(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, u := range p.Units {
+		if u.Kind == KindFinetune {
+			n++
+			if u.Target != "mnist-reversed" {
+				t.Errorf("fine-tuning unit on %s; finetune_targets lists only mnist-reversed", u.Target)
+			}
+		}
+	}
+	if n != len(p.TrainUnits()) {
+		t.Errorf("%d fine-tuning units; want one per training run (%d)", n, len(p.TrainUnits()))
+	}
+	s.FinetuneTargets = []string{"fashion"}
+	if _, err := NewPlan(s); err == nil || !strings.Contains(err.Error(), `finetune_targets lists "fashion"`) {
+		t.Errorf("finetune_targets naming no transfer target: err = %v", err)
+	}
+}

@@ -177,6 +177,9 @@ func NewPlan(s Spec) (*Plan, error) {
 
 	if s.analysis("finetune") {
 		for _, target := range s.Transfer {
+			if len(s.FinetuneTargets) > 0 && !slices.Contains(s.FinetuneTargets, target) {
+				continue
+			}
 			if note := finetuneTargetNote(s.Dataset, target); note != "" {
 				p.Notes = append(p.Notes, note)
 				continue

@@ -57,8 +57,8 @@ func TestPlanIDsStableUnderReordering(t *testing.T) {
 		t.Fatalf("duplicate unit ids: %v", a)
 	}
 	// 3 variants × 2 seeds × (train, evaluate, features, transfer,
-	// robustness) + corrupt-set + cka + predictions.
-	if want := 3*2*5 + 3; len(a) != want {
+	// finetune, robustness) + corrupt-set + cka + predictions.
+	if want := 3*2*6 + 3; len(a) != want {
 		t.Fatalf("%d units, want %d", len(a), want)
 	}
 	r := tinySpec()
@@ -79,9 +79,9 @@ func TestPlanIDsStableUnderReordering(t *testing.T) {
 			changed++
 		}
 	}
-	// The alpha=0.3 variant's 2×5 units, plus cka and predictions.
-	if changed != 12 {
-		t.Errorf("%d new ids after changing one swept value; want 12", changed)
+	// The alpha=0.3 variant's 2×6 units, plus cka and predictions.
+	if changed != 14 {
+		t.Errorf("%d new ids after changing one swept value; want 14", changed)
 	}
 }
 
