@@ -55,10 +55,10 @@ type Spec struct {
 	// the pretraining examples' shape (0 = DefaultFinetuneEpochs,
 	// DefaultFinetuneLR).
 	FinetuneEpochs int     `yaml:"finetune_epochs,omitempty" json:"finetune_epochs,omitempty"`
+	FinetuneLR     float64 `yaml:"finetune_lr,omitempty" json:"finetune_lr,omitempty"`
 	// FinetuneTargets, if set, limits full fine-tuning (the costliest
 	// analysis) to these transfer targets; empty means every target.
 	FinetuneTargets []string `yaml:"finetune_targets,omitempty" json:"finetune_targets,omitempty"`
-	FinetuneLR     float64 `yaml:"finetune_lr,omitempty" json:"finetune_lr,omitempty"`
 	// Corruptions lists corruption names (data/corrupt), or the groups
 	// "mnist-c" and "common".
 	Corruptions []string `yaml:"corruptions,omitempty" json:"corruptions,omitempty"`
