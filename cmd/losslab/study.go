@@ -19,21 +19,23 @@ type studyOptions struct {
 	quick    bool
 	executor string
 	index    int
+	kube     kubeOptions
 }
 
 func (o *studyOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.out, "out", "losslab-study", "study folder: plan, units, results.csv and the report go here")
 	fs.StringVar(&o.store, "store", "", "units folder shared between studies (default OUT/units)")
 	fs.BoolVar(&o.quick, "quick", false, "shrink the study to minutes with the same shape")
-	fs.StringVar(&o.executor, "executor", "local", "where units run: local or slurm")
-	fs.IntVar(&o.index, "index", -1, "run-unit: the training unit's index in the plan (Slurm passes $SLURM_ARRAY_TASK_ID)")
+	fs.StringVar(&o.executor, "executor", "local", "where units run: local, slurm or kubernetes (see the kubernetes: flags)")
+	fs.IntVar(&o.index, "index", -1, "run-unit: the training unit's index in the plan; -1 reads $JOB_COMPLETION_INDEX (Kubernetes), else $SLURM_ARRAY_TASK_ID (Slurm)")
+	o.kube.AddFlags(fs)
 }
 
 func init() {
 	register(&command{
 		name:    "study",
 		summary: "Run a whole study (a YAML/JSON spec, or the built-in default) and write its report; re-run to resume.",
-		usage:   "[flags] [FILE] | plan [flags] [FILE] | run-unit --out DIR --index I | run-plan --out DIR",
+		usage:   "[flags] [FILE] | plan [flags] [FILE] | run-unit --out DIR [--index I] | run-plan --out DIR",
 		addFlags: func(fs *flag.FlagSet) runFunc {
 			var o studyOptions
 			o.AddFlags(fs)
@@ -75,6 +77,13 @@ func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stder
 	}
 	opts := study.Options{Dir: o.out, StoreDir: o.store, Log: stderr}
 	if mode == "run-unit" {
+		if o.index == -1 {
+			i, err := indexFromEnv()
+			if err != nil {
+				return err
+			}
+			o.index = i
+		}
 		p, err := study.LoadPlan(o.out)
 		if err != nil {
 			return fmt.Errorf("study run-unit: %w", err)
@@ -121,6 +130,11 @@ func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stder
 		fmt.Fprintf(stdout, "%d units (%d training runs) into %s\n", len(p.Units), len(p.TrainUnits()), o.out)
 		return nil
 	}
+	if o.executor == "kubernetes" {
+		if err := o.kube.check(o); err != nil {
+			return err
+		}
+	}
 	if err := study.SavePlan(o.out, p); err != nil {
 		return err
 	}
@@ -129,8 +143,13 @@ func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stder
 		err = study.RunPlan(ctx, p, opts)
 	case "slurm":
 		err = study.RunSlurm(ctx, p, opts, study.SlurmOptions{})
+	case "kubernetes":
+		var finished bool
+		if finished, err = runKubernetes(ctx, o, p, stdout, stderr); err == nil && !finished {
+			return nil // manifests written: the report comes when the Jobs have run
+		}
 	default:
-		return usageErrorf("study: --executor %q; want local or slurm", o.executor)
+		return usageErrorf("study: --executor %q; want local, slurm or kubernetes", o.executor)
 	}
 	if err != nil {
 		return err
