@@ -19,6 +19,7 @@ type studyOptions struct {
 	quick    bool
 	executor string
 	index    int
+	jobs     int
 	kube     kubeOptions
 }
 
@@ -28,6 +29,7 @@ func (o *studyOptions) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.quick, "quick", false, "shrink the study to minutes with the same shape")
 	fs.StringVar(&o.executor, "executor", "local", "where units run: local, slurm or kubernetes (see the kubernetes: flags)")
 	fs.IntVar(&o.index, "index", -1, "run-unit: the training unit's index in the plan; -1 reads $JOB_COMPLETION_INDEX (Kubernetes), else $SLURM_ARRAY_TASK_ID (Slurm)")
+	fs.IntVar(&o.jobs, "jobs", 0, "local executor: units run at once (0 = one per core); changes the wall time, never a result")
 	o.kube.AddFlags(fs)
 }
 
@@ -75,7 +77,10 @@ func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stder
 		}
 		args = fs.Args()
 	}
-	opts := study.Options{Dir: o.out, StoreDir: o.store, Log: stderr}
+	if o.jobs < 0 {
+		return usageErrorf("study: --jobs %d; want ≥ 0 (0 = one per core)", o.jobs)
+	}
+	opts := study.Options{Dir: o.out, StoreDir: o.store, Log: stderr, Jobs: o.jobs}
 	if mode == "run-unit" {
 		if o.index == -1 {
 			i, err := indexFromEnv()
