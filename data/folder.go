@@ -9,6 +9,7 @@ import (
 	_ "image/jpeg" // registers the JPEG decoder for image.Decode
 	_ "image/png"  // registers the PNG decoder
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -244,7 +245,9 @@ func resizeFolderImage(src []float32, sh, sw, c int, dst []float32, dh, dw int) 
 
 // LoadImageFolder loads root/train/<class>/… and root/test/<class>/…; both
 // must have the same class folders. With a nil norm, the training set's
-// per-channel statistics are used.
+// per-channel statistics are used. Each split's examples come in a fixed
+// pseudo-random order (shuffleFixed), the same on every load, so that its
+// first N examples are a sample of every class.
 //
 // Decoding tens of thousands of JPEGs takes seconds, so the decoded bytes
 // are kept in the cache folder (decoded/<key>.npz, uncompressed) and
@@ -310,7 +313,20 @@ func LoadImageFolder(root string, opts FolderOptions, norm *Normalization) (trai
 	if test, err = ToDataset(name, "test", raws[1], labels[1], k, n); err != nil {
 		return nil, nil, err
 	}
-	return train, test, nil
+	return shuffleFixed(train), shuffleFixed(test), nil
+}
+
+// folderOrderSeed fixes the order of image-folder examples.
+const folderOrderSeed = 0x666f6c646572
+
+// shuffleFixed returns d's examples in a pseudo-random order that depends
+// only on their number. A folder lists its examples class by class, so
+// without this the first N examples (train_limit, a probe's training
+// subset) would hold only the first classes; the standard binary
+// distributions (MNIST, CIFAR) are already in such a mixed order.
+func shuffleFixed(d *Dataset) *Dataset {
+	perm := rand.New(rand.NewPCG(folderOrderSeed, uint64(d.Len()))).Perm(d.Len())
+	return d.Subset(perm, d.Split)
 }
 
 // readDecodedCache returns the cached train and test images, or nils if

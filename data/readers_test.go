@@ -440,6 +440,21 @@ func TestImageFolder(t *testing.T) {
 	if train.Len() != 6 || test.Len() != 6 || train.NumClasses != 2 || !slices.Equal(train.ExampleShape(), []int{4, 4, 1}) {
 		t.Fatalf("folder dataset: %d %d %d %v", train.Len(), test.Len(), train.NumClasses, train.ExampleShape())
 	}
+	// The examples come mixed (the folder lists them class by class), in
+	// the same order on every load, each image with its own label.
+	if slices.Equal(train.Labels, []int{0, 0, 0, 1, 1, 1}) || slices.Equal(test.Labels, []int{0, 0, 0, 1, 1, 1}) {
+		t.Errorf("folder dataset keeps the class-by-class order: train %v, test %v", train.Labels, test.Labels)
+	}
+	per := 16
+	for i, y := range train.Labels {
+		// Class a is the grey JPEG (bright), class b the dark PNG.
+		if bright := train.Images.Data[i*per] > 0; bright != (y == 0) {
+			t.Errorf("train example %d has label %d but the image of the other class", i, y)
+		}
+	}
+	if got := slices.Sorted(slices.Values(train.Labels)); !slices.Equal(got, []int{0, 0, 0, 1, 1, 1}) {
+		t.Errorf("train labels %v; want three of each class", train.Labels)
+	}
 	// The second load comes from the decoded cache and must agree.
 	entries, _ := os.ReadDir(filepath.Join(os.Getenv(CacheDirEnv), "decoded"))
 	if len(entries) != 1 {
