@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -40,7 +41,13 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(dir string, killAfter time.Duration) (killed bool) {
+	// run runs the study into dir; with killAt > 0 it kills the process
+	// with SIGKILL once killAt units are finished, after a further random
+	// delay that lands the kill inside whatever runs next (a training step,
+	// an analysis, a half-written file). Waiting for markers rather than a
+	// fixed time makes every killed run progress, however loaded the
+	// machine is.
+	run := func(dir string, killAt int, delay time.Duration) (killed bool) {
 		cmd := exec.Command(exe, "-test.run=^$")
 		cmd.Env = append(os.Environ(), childDirEnv+"="+dir)
 		out := new(limitedBuffer)
@@ -50,17 +57,23 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		var timer <-chan time.Time
-		if killAfter > 0 {
-			timer = time.After(killAfter)
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("study process failed: %v\n%s", err, out)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		var deadline <-chan time.Time
+		for {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("study process failed: %v\n%s", err, out)
+				}
+				return false
+			case <-tick.C:
+				if killAt > 0 && deadline == nil && finishedUnits(dir) >= killAt {
+					deadline = time.After(delay)
+				}
+				continue
+			case <-deadline:
 			}
-			return false
-		case <-timer:
 			cmd.Process.Signal(syscall.SIGKILL)
 			err := <-done
 			var ee *exec.ExitError
@@ -74,9 +87,7 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 		}
 	}
 	straight := t.TempDir()
-	start := time.Now()
-	run(straight, 0)
-	full := time.Since(start)
+	run(straight, 0, 0)
 	want := readResults(t, straight)
 
 	dir := t.TempDir()
@@ -84,13 +95,11 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	kills := 0
 	var finished map[string]time.Time
 	for attempt := 0; ; attempt++ {
-		if attempt > 60 {
-			t.Fatal("the study did not finish after 60 killed runs")
+		if attempt > 100 {
+			t.Fatal("the study did not finish after 100 killed runs")
 		}
-		// Kill anywhere from process start-up to about half the study,
-		// so early and late units are both interrupted.
-		after := time.Duration(rng.Int64N(int64(full/2))) + 50*time.Millisecond
-		if !run(dir, after) {
+		killAt := finishedUnits(dir) + 1 + rng.IntN(6)
+		if !run(dir, killAt, time.Duration(rng.IntN(300))*time.Millisecond) {
 			break
 		}
 		kills++
@@ -103,13 +112,19 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 		}
 		finished = now
 	}
-	t.Logf("%d kills; the straight run took %v", kills, full)
+	t.Logf("%d kills", kills)
 	if kills < 3 {
 		t.Errorf("only %d kills; the test did not exercise resuming", kills)
 	}
 	if got := readResults(t, dir); got != want {
 		t.Errorf("results.csv after %d kills differs from the straight run:\n%s\nwant:\n%s", kills, got, want)
 	}
+}
+
+// finishedUnits counts the completion markers in the study at dir.
+func finishedUnits(dir string) int {
+	m, _ := filepath.Glob(filepath.Join(dir, "units", "*", DoneFile))
+	return len(m)
 }
 
 // markers reads the finish time of every finished unit in the study at dir.
