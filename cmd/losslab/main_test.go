@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,12 +39,18 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"train", "--out", "x", "--objective", "nope"}, exitUsage},
 		{[]string{"bench", "nope"}, exitUsage},
 		{[]string{"analyze", "nope"}, exitUsage},
+		{[]string{"study", "--jobs", "-1", "--out", "x"}, exitUsage},
+		{[]string{"study", "--executor", "nope", "--out", "x"}, exitUsage}, // refused before anything is written
 	}
 	for _, c := range cases {
 		err := run(context.Background(), c.args, io.Discard, io.Discard)
 		if got := exitCode(err, io.Discard); got != c.code {
 			t.Errorf("%v: exit code %d (err %v), want %d", c.args, got, err, c.code)
 		}
+	}
+	if _, err := os.Stat("x"); err == nil {
+		os.RemoveAll("x")
+		t.Error("a refused command wrote its --out folder x")
 	}
 	if got := exitCode(context.Canceled, io.Discard); got != exitInterrupted {
 		t.Errorf("context.Canceled: exit code %d, want %d", got, exitInterrupted)

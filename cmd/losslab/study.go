@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/losslab/losslab/report"
@@ -79,6 +80,9 @@ func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stder
 	}
 	if o.jobs < 0 {
 		return usageErrorf("study: --jobs %d; want ≥ 0 (0 = one per core)", o.jobs)
+	}
+	if !slices.Contains([]string{"local", "slurm", "kubernetes"}, o.executor) {
+		return usageErrorf("study: --executor %q; want local, slurm or kubernetes", o.executor)
 	}
 	opts := study.Options{Dir: o.out, StoreDir: o.store, Log: stderr, Jobs: o.jobs}
 	if mode == "run-unit" {
