@@ -121,7 +121,9 @@ func RunPlan(ctx context.Context, p *Plan, o Options) error {
 	}
 	jobs := o.Jobs
 	if jobs <= 0 {
-		jobs = runtime.NumCPU()
+		// GOMAXPROCS, not NumCPU: since Go 1.25 it follows a container's
+		// CPU limit, where NumCPU reports every core of the node.
+		jobs = runtime.GOMAXPROCS(0)
 	}
 	if base, err := p.Spec.baseConfig(); err == nil && base.Threads > 0 {
 		defer tensor.SetThreads(tensor.Threads())
