@@ -3,17 +3,14 @@ package data
 import (
 	"archive/zip"
 	"bytes"
-	"encoding/binary"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/losslab/losslab/internal/atomicfile"
+	"github.com/losslab/losslab/npy"
 )
 
 // Array is an n-dimensional array read from a .npy file (NumPy's format,
@@ -42,108 +39,37 @@ func (a *Array) At(i int) float64 {
 	return a.F64[i]
 }
 
-var (
-	npyMagic  = []byte("\x93NUMPY")
-	npyDescr  = regexp.MustCompile(`'descr'\s*:\s*'([^']*)'`)
-	npyOrder  = regexp.MustCompile(`'fortran_order'\s*:\s*(True|False)`)
-	npyShape  = regexp.MustCompile(`'shape'\s*:\s*\(([^)]*)\)`)
-	npyDtypes = map[string]int{ // element size by type code
-		"u1": 1, "i1": 1, "b1": 1, "u2": 2, "i2": 2, "u4": 4, "i4": 4, "u8": 8, "i8": 8, "f4": 4, "f8": 8,
-	}
-)
-
-// ReadNPY parses a .npy file's bytes; name is used in errors.
+// ReadNPY parses a .npy file's bytes (package npy does the parsing); name is
+// used in errors. uint8 arrays stay bytes, every other numeric type becomes
+// float64.
 func ReadNPY(name string, b []byte) (*Array, error) {
-	if len(b) < 10 || !bytes.Equal(b[:6], npyMagic) {
-		return nil, fmt.Errorf("%s: not a .npy file (magic number \\x93NUMPY missing)", name)
+	a, err := npy.Read(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	major := b[6]
-	var hlen, start int
-	switch major {
-	case 1:
-		hlen, start = int(binary.LittleEndian.Uint16(b[8:])), 10
-	case 2, 3:
-		if len(b) < 12 {
-			return nil, fmt.Errorf("%s: truncated .npy header", name)
+	return fromNPY(a), nil
+}
+
+// fromNPY converts a package npy array to an Array.
+func fromNPY(a *npy.Array) *Array {
+	out := &Array{Shape: a.Shape}
+	switch {
+	case a.Uint8 != nil:
+		out.U8 = a.Uint8
+	case a.Float32 != nil:
+		out.F64 = make([]float64, len(a.Float32))
+		for i, v := range a.Float32 {
+			out.F64[i] = float64(v)
 		}
-		hlen, start = int(binary.LittleEndian.Uint32(b[8:])), 12
+	case a.Float64 != nil:
+		out.F64 = a.Float64
 	default:
-		return nil, fmt.Errorf("%s: .npy format version %d; want 1, 2 or 3", name, major)
-	}
-	if start+hlen > len(b) {
-		return nil, fmt.Errorf("%s: truncated: header of %d bytes, file has %d", name, hlen, len(b)-start)
-	}
-	header := string(b[start : start+hlen])
-	d, o, s := npyDescr.FindStringSubmatch(header), npyOrder.FindStringSubmatch(header), npyShape.FindStringSubmatch(header)
-	if d == nil || o == nil || s == nil {
-		return nil, fmt.Errorf("%s: malformed .npy header %q", name, header)
-	}
-	if o[1] == "True" {
-		return nil, fmt.Errorf("%s: Fortran-ordered arrays are not supported; save with C order", name)
-	}
-	a := &Array{}
-	n := 1
-	for _, f := range strings.Split(s[1], ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
+		out.F64 = make([]float64, len(a.Int))
+		for i, v := range a.Int {
+			out.F64[i] = float64(v)
 		}
-		k, err := strconv.Atoi(f)
-		if err != nil || k < 0 {
-			return nil, fmt.Errorf("%s: bad dimension %q in .npy shape", name, f)
-		}
-		a.Shape = append(a.Shape, k)
-		n *= k
 	}
-	descr := d[1]
-	order := binary.ByteOrder(binary.LittleEndian)
-	switch descr[0] {
-	case '>':
-		order = binary.BigEndian
-		descr = descr[1:]
-	case '<', '|', '=':
-		descr = descr[1:]
-	}
-	size, ok := npyDtypes[descr]
-	if !ok {
-		return nil, fmt.Errorf("%s: unsupported .npy dtype %q; want an integer, bool or float type", name, d[1])
-	}
-	body := b[start+hlen:]
-	if len(body) != n*size {
-		return nil, fmt.Errorf("%s: shape %v of %s needs %d bytes of data, file has %d", name, a.Shape, d[1], n*size, len(body))
-	}
-	if descr == "u1" {
-		a.U8 = body
-		return a, nil
-	}
-	a.F64 = make([]float64, n)
-	for i := range a.F64 {
-		e := body[i*size:]
-		var v float64
-		switch descr {
-		case "i1":
-			v = float64(int8(e[0]))
-		case "b1":
-			v = float64(e[0])
-		case "u2":
-			v = float64(order.Uint16(e))
-		case "i2":
-			v = float64(int16(order.Uint16(e)))
-		case "u4":
-			v = float64(order.Uint32(e))
-		case "i4":
-			v = float64(int32(order.Uint32(e)))
-		case "u8":
-			v = float64(order.Uint64(e))
-		case "i8":
-			v = float64(int64(order.Uint64(e)))
-		case "f4":
-			v = float64(math.Float32frombits(order.Uint32(e)))
-		case "f8":
-			v = math.Float64frombits(order.Uint64(e))
-		}
-		a.F64[i] = v
-	}
-	return a, nil
+	return out
 }
 
 // LoadNPY reads a .npy file.
@@ -155,78 +81,38 @@ func LoadNPY(path string) (*Array, error) {
 	return ReadNPY(path, b)
 }
 
-// EncodeNPYUint8 returns the .npy (version 1.0) bytes of a uint8 array.
+// EncodeNPYUint8 returns the .npy bytes of a uint8 array.
 func EncodeNPYUint8(shape []int, data []byte) []byte {
-	return encodeNPY("|u1", shape, data)
+	return encodeNPY(&npy.Array{Shape: shape, Uint8: data})
 }
 
 // EncodeNPYInt64 returns the .npy bytes of an int64 array.
 func EncodeNPYInt64(shape []int, data []int) []byte {
-	b := make([]byte, 8*len(data))
-	for i, v := range data {
-		binary.LittleEndian.PutUint64(b[8*i:], uint64(int64(v)))
-	}
-	return encodeNPY("<i8", shape, b)
+	a := npy.FromInts(data)
+	a.Shape = shape
+	return encodeNPY(a)
 }
 
-func encodeNPY(descr string, shape []int, body []byte) []byte {
-	dims := make([]string, len(shape))
-	for i, s := range shape {
-		dims[i] = strconv.Itoa(s)
+func encodeNPY(a *npy.Array) []byte {
+	var buf bytes.Buffer
+	if err := npy.Write(&buf, a); err != nil {
+		panic(err) // the callers pass data matching the shape
 	}
-	tuple := strings.Join(dims, ", ")
-	if len(shape) == 1 {
-		tuple += ","
-	}
-	header := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, tuple)
-	// The header is padded with spaces and a newline so that the data starts
-	// on a 64-byte boundary, as numpy.lib.format requires.
-	pad := 64 - (10+len(header)+1)%64
-	if pad == 64 {
-		pad = 0
-	}
-	header += strings.Repeat(" ", pad) + "\n"
-	out := make([]byte, 0, 10+len(header)+len(body))
-	out = append(out, npyMagic...)
-	out = append(out, 1, 0)
-	out = binary.LittleEndian.AppendUint16(out, uint16(len(header)))
-	out = append(out, header...)
-	return append(out, body...)
+	return buf.Bytes()
 }
 
 // ReadNPZ reads every array of a .npz file (a zip of .npy files, stored or
 // deflated), keyed by name without the .npy suffix.
 func ReadNPZ(path string) (map[string]*Array, error) {
-	zr, err := zip.OpenReader(path)
+	arrays, err := npy.ReadNPZ(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a readable .npz (zip) file: %w", path, err)
+		return nil, err
 	}
-	defer zr.Close()
-	arrays := map[string]*Array{}
-	for _, f := range zr.File {
-		if !strings.HasSuffix(f.Name, ".npy") {
-			continue
-		}
-		if f.UncompressedSize64 > 1<<40 {
-			return nil, fmt.Errorf("%s: %s claims %d bytes (corrupt archive)", path, f.Name, f.UncompressedSize64)
-		}
-		rc, err := f.Open()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", path, f.Name, err)
-		}
-		b := make([]byte, f.UncompressedSize64)
-		_, err = io.ReadFull(rc, b)
-		rc.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", path, f.Name, err)
-		}
-		a, err := ReadNPY(path+":"+f.Name, b)
-		if err != nil {
-			return nil, err
-		}
-		arrays[strings.TrimSuffix(f.Name, ".npy")] = a
+	out := make(map[string]*Array, len(arrays))
+	for k, a := range arrays {
+		out[k] = fromNPY(a)
 	}
-	return arrays, nil
+	return out, nil
 }
 
 // WriteNPZ writes arrays (name → .npy bytes), in the order of names, as an

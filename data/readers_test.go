@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/losslab/losslab/npy"
 )
 
 func requireErr(t *testing.T, err error, parts ...string) {
@@ -79,7 +81,7 @@ func TestNPYErrors(t *testing.T) {
 	_, err := ReadNPY("bad.npy", []byte("PK\x03\x04not numpy"))
 	requireErr(t, err, "bad.npy", "magic")
 	_, err = ReadNPY("short.npy", good[:len(good)-1])
-	requireErr(t, err, "short.npy", "needs 4 bytes", "has 3")
+	requireErr(t, err, "short.npy", "needs 4 bytes", "got 3")
 	_, err = ReadNPY("hdr.npy", good[:20])
 	requireErr(t, err, "hdr.npy", "truncated")
 	fortran := bytes.Replace(good, []byte("False"), []byte("True "), 1)
@@ -121,11 +123,11 @@ func npzFixture(t *testing.T, path string, n, m, h, w, c, k int, floats bool) {
 			return EncodeNPYUint8(shape(n), images(n))
 		}
 		// float64 in [0, 1]
-		body := make([]byte, 0, 8*n*h*w*c)
+		a := &npy.Array{Shape: shape(n)}
 		for _, p := range images(n) {
-			body = binary.LittleEndian.AppendUint64(body, math.Float64bits(float64(p)/255))
+			a.Float64 = append(a.Float64, float64(p)/255)
 		}
-		return encodeNPY("<f8", shape(n), body)
+		return encodeNPY(a)
 	}
 	err := WriteNPZ(path, map[string][]byte{
 		"x_train": enc(n), "y_train": EncodeNPYInt64([]int{n}, labels(n)),

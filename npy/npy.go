@@ -28,17 +28,19 @@ import (
 )
 
 // Array is an array read from or to be written to a .npy file. Exactly one
-// of Float32, Float64 and Int holds the elements, in C (row-major) order,
-// according to DType.
+// of Float32, Float64, Int and Uint8 holds the elements, in C (row-major)
+// order, according to DType.
 type Array struct {
 	Shape []int
-	// DType is the NumPy type string, e.g. "<f4", "<f8", "<i8", "|u1". Integer
-	// arrays of any width are held in Int; when writing, "<i8" or "<i4" select
-	// the width.
+	// DType is the NumPy type string, e.g. "<f4", "<f8", "<i8", "|u1". Bytes
+	// ("|u1", images) are held in Uint8, at one byte per element; integer
+	// arrays of any other width in Int. When writing Int, "<i8" or "<i4"
+	// select the width.
 	DType   string
 	Float32 []float32
 	Float64 []float64
 	Int     []int64
+	Uint8   []byte
 }
 
 // Len is the number of elements the shape describes.
@@ -85,6 +87,13 @@ func (a *Array) Matrix() (*tensor.Tensor, error) {
 func (a *Array) Ints() ([]int, error) {
 	if len(a.Shape) != 1 {
 		return nil, fmt.Errorf("npy: array has shape %s, want 1-D", shapeText(a.Shape))
+	}
+	if a.Uint8 != nil {
+		out := make([]int, len(a.Uint8))
+		for i, v := range a.Uint8 {
+			out[i] = int(v)
+		}
+		return out, nil
 	}
 	if a.Int == nil {
 		return nil, fmt.Errorf("npy: array has dtype %s, want an integer type such as int32 (<i4) or int64 (<i8)", a.DType)
@@ -275,6 +284,8 @@ func decode(r io.Reader, size int64) (*Array, error) {
 	}
 	a := &Array{Shape: h.shape, DType: h.descr}
 	switch {
+	case et.kind == 'u' && et.size == 1:
+		a.Uint8 = data
 	case et.kind == 'f' && et.size == 4:
 		a.Float32 = make([]float32, count)
 		for i := range a.Float32 {
@@ -559,6 +570,8 @@ func Write(w io.Writer, a *Array) error {
 			binary.LittleEndian.PutUint64(buf[:], math.Float64bits(v))
 			bw.Write(buf[:8])
 		}
+	case a.Uint8 != nil:
+		bw.Write(a.Uint8)
 	default:
 		for _, v := range a.Int {
 			if size == 4 {
@@ -575,13 +588,13 @@ func Write(w io.Writer, a *Array) error {
 func writeType(a *Array) (descr string, size int, err error) {
 	n := a.Len()
 	set := 0
-	for _, l := range []int{len(a.Float32), len(a.Float64), len(a.Int)} {
+	for _, l := range []int{len(a.Float32), len(a.Float64), len(a.Int), len(a.Uint8)} {
 		if l > 0 {
 			set++
 		}
 	}
 	if set > 1 {
-		return "", 0, errors.New("npy: array holds data in more than one of Float32, Float64, Int")
+		return "", 0, errors.New("npy: array holds data in more than one of Float32, Float64, Int, Uint8")
 	}
 	switch {
 	case a.Float32 != nil || (n == 0 && a.DType == "<f4"):
@@ -590,6 +603,9 @@ func writeType(a *Array) (descr string, size int, err error) {
 	case a.Float64 != nil || (n == 0 && a.DType == "<f8"):
 		descr, size = "<f8", 8
 		err = checkLen(len(a.Float64), a.Shape)
+	case a.Uint8 != nil || (n == 0 && a.DType == "|u1"):
+		descr, size = "|u1", 1
+		err = checkLen(len(a.Uint8), a.Shape)
 	case a.Int != nil || n == 0:
 		descr, size = "<i8", 8
 		if a.DType == "<i4" {
