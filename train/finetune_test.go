@@ -3,7 +3,6 @@ package train
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,32 +12,14 @@ import (
 	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/nn"
 	"github.com/losslab/losslab/objective"
-	"github.com/losslab/losslab/tensor"
 )
 
 // stripesDataset is a synthetic transfer target of 8×8 images with c
-// channels and 3 classes: class k lights columns 2k and 2k+1 (the "tiny"
-// source lights rows), plus Gaussian noise.
+// channels and 3 classes whose classes light columns (the "tiny" source
+// lights rows; barsSplit).
 func stripesDataset(c int) DatasetLoader {
 	return func() (train, test *data.Dataset, err error) {
-		gen := func(split string, n int, seed uint64) *data.Dataset {
-			rng := rand.New(rand.NewPCG(seed, 11))
-			d := &data.Dataset{Name: "stripes", Split: split, NumClasses: 3, Norm: data.Identity,
-				Images: tensor.New(n, 8, 8, c), Labels: make([]int, n)}
-			for i := range n {
-				k := rng.IntN(3)
-				d.Labels[i] = k
-				for p := range 64 * c {
-					v := 0.5 * rng.NormFloat64()
-					if col := (p / c) % 8; col/2 == k {
-						v += 1
-					}
-					d.Images.Data[i*64*c+p] = float32(v)
-				}
-			}
-			return d
-		}
-		return gen("train", 96, 3), gen("test", 48, 4), nil
+		return barsSplit("stripes", "train", 96, 3, c, true, 3, 11), barsSplit("stripes", "test", 48, 3, c, true, 4, 11), nil
 	}
 }
 

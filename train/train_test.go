@@ -21,29 +21,39 @@ import (
 	"github.com/losslab/losslab/tensor"
 )
 
-// tinyDataset is a synthetic 4-class problem of 8×8 grey images: class k
-// lights rows 2k and 2k+1, plus Gaussian noise. poison puts a NaN in the
-// first training image.
+// barsSplit is a synthetic k-class split of n 8×8 images with c channels:
+// class j lights rows 2j and 2j+1 (columns with columns set) in every
+// channel, plus Gaussian noise of standard deviation 0.5. The stream of
+// random numbers is fixed by seed and stream.
+func barsSplit(name, split string, n, k, c int, columns bool, seed, stream uint64) *data.Dataset {
+	rng := rand.New(rand.NewPCG(seed, stream))
+	d := &data.Dataset{Name: name, Split: split, NumClasses: k, Norm: data.Identity,
+		Images: tensor.New(n, 8, 8, c), Labels: make([]int, n)}
+	for i := range n {
+		j := rng.IntN(k)
+		d.Labels[i] = j
+		for p := range 64 * c {
+			v := 0.5 * rng.NormFloat64()
+			pos := (p / c) / 8 // row
+			if columns {
+				pos = (p / c) % 8
+			}
+			if pos/2 == j {
+				v += 1
+			}
+			d.Images.Data[i*64*c+p] = float32(v)
+		}
+	}
+	return d
+}
+
+// tinyDataset is a synthetic 4-class problem of 8×8 grey images whose
+// classes light rows (barsSplit). poison puts a NaN in the first training
+// image.
 func tinyDataset(poison bool) DatasetLoader {
 	return func() (train, test *data.Dataset, err error) {
-		make := func(split string, n int, seed uint64) *data.Dataset {
-			rng := rand.New(rand.NewPCG(seed, 7))
-			d := &data.Dataset{Name: "tiny", Split: split, NumClasses: 4, Norm: data.Identity,
-				Images: tensor.New(n, 8, 8, 1), Labels: make([]int, n)}
-			for i := 0; i < n; i++ {
-				k := rng.IntN(4)
-				d.Labels[i] = k
-				for p := 0; p < 64; p++ {
-					v := 0.5 * rng.NormFloat64()
-					if r := p / 8; r/2 == k {
-						v += 1
-					}
-					d.Images.Data[i*64+p] = float32(v)
-				}
-			}
-			return d
-		}
-		train, test = make("train", 240, 1), make("test", 80, 2)
+		train = barsSplit("tiny", "train", 240, 4, 1, false, 1, 7)
+		test = barsSplit("tiny", "test", 80, 4, 1, false, 2, 7)
 		if poison {
 			train.Images.Data[3] = float32(math.NaN())
 		}
