@@ -2,7 +2,6 @@ package train
 
 import (
 	"context"
-	"errors"
 	"math"
 	"reflect"
 	"slices"
@@ -47,16 +46,7 @@ func TestAugmentedRunIsDeterministicAndResumes(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	_, err := Run(ctx, cfg, dir, progressFunc(func(s StepInfo) {
-		if s.Step == 11 { // mid-epoch 2
-			cancel()
-		}
-	}))
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled run returned %v, want context.Canceled", err)
-	}
+	runCancelledAt(t, cfg, dir, 11) // mid-epoch 2
 	got := mustRun(t, cfg, dir)
 	if !got.Resumed || got.ParamsSHA256 != want.ParamsSHA256 || got.TestAccuracy != want.TestAccuracy {
 		t.Errorf("resumed %+v, uninterrupted %+v", got, want)

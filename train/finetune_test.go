@@ -136,10 +136,7 @@ func TestFineTuneRefusals(t *testing.T) {
 	src := t.TempDir()
 	mustRun(t, sourceConfig(), src)
 	unfinished := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	if _, err := Run(ctx, sourceConfig(), unfinished, progressFunc(func(s StepInfo) { cancel() })); !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled source run returned %v", err)
-	}
+	runCancelledAt(t, sourceConfig(), unfinished, 0)
 	for _, tc := range []struct {
 		name string
 		cfg  func() Config
@@ -176,15 +173,7 @@ func TestFineTuneResumeIsBitIdentical(t *testing.T) {
 	cfg := fineTuneConfig(src)
 	want := mustRun(t, cfg, t.TempDir())
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if _, err := Run(ctx, cfg, dir, progressFunc(func(s StepInfo) {
-		if s.Step == 4 { // mid-epoch 2
-			cancel()
-		}
-	})); !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled run returned %v", err)
-	}
+	runCancelledAt(t, cfg, dir, 4) // mid-epoch 2
 	got := mustRun(t, cfg, dir)
 	if !got.Resumed || got.ParamsSHA256 != want.ParamsSHA256 || got.TestLoss != want.TestLoss {
 		t.Errorf("resumed %+v, uninterrupted %+v", got, want)

@@ -98,6 +98,23 @@ func mustRun(t *testing.T, cfg Config, dir string) *Result {
 	return res
 }
 
+// runCancelledAt runs cfg into dir and cancels it from the progress
+// callback of step (0: the first step), as Ctrl-C would; the run must stop
+// with context.Canceled.
+func runCancelledAt(t *testing.T, cfg Config, dir string, step int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := Run(ctx, cfg, dir, progressFunc(func(s StepInfo) {
+		if step == 0 || s.Step == step {
+			cancel()
+		}
+	}))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("run cancelled at step %d returned %v, want context.Canceled", step, err)
+	}
+}
+
 func readLog(t *testing.T, dir string) []EpochMetrics {
 	t.Helper()
 	out, err := readMetricsLog(filepath.Join(dir, MetricsLogFile))
@@ -167,16 +184,7 @@ func TestResumeAfterCancelIsBitIdentical(t *testing.T) {
 	want := mustRun(t, cfg, ref)
 
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	_, err := Run(ctx, cfg, dir, progressFunc(func(s StepInfo) {
-		if s.Step == 10 { // mid-epoch 2
-			cancel()
-		}
-	}))
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled run returned %v, want context.Canceled", err)
-	}
+	runCancelledAt(t, cfg, dir, 10) // mid-epoch 2
 	ck, err := readCheckpoint(filepath.Join(dir, CheckpointFile))
 	if err != nil || ck.Step != 10 {
 		t.Fatalf("checkpoint after cancel: %v, %+v", err, ck)
@@ -250,15 +258,7 @@ func TestResumeWithBatchNorm(t *testing.T) {
 	cfg.Epochs, cfg.BatchSize, cfg.TrainLimit, cfg.TestLimit = 2, 16, 48, 32
 	want := mustRun(t, cfg, t.TempDir())
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if _, err := Run(ctx, cfg, dir, progressFunc(func(s StepInfo) {
-		if s.Step == 2 {
-			cancel()
-		}
-	})); !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled run returned %v", err)
-	}
+	runCancelledAt(t, cfg, dir, 2)
 	got := mustRun(t, cfg, dir)
 	if got.ParamsSHA256 != want.ParamsSHA256 || got.TestLoss != want.TestLoss {
 		t.Errorf("resumed %+v, uninterrupted %+v", got, want)
@@ -345,12 +345,7 @@ func TestRefusesDifferentConfig(t *testing.T) {
 func TestCorruptCheckpointIsAnError(t *testing.T) {
 	cfg := tinyConfig()
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	Run(ctx, cfg, dir, progressFunc(func(s StepInfo) {
-		if s.Step == 3 {
-			cancel()
-		}
-	}))
+	runCancelledAt(t, cfg, dir, 3)
 	path := filepath.Join(dir, CheckpointFile)
 	good, err := os.ReadFile(path)
 	if err != nil {
