@@ -12,13 +12,13 @@ package report
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 
+	"github.com/losslab/losslab/internal/jsonfile"
 	"github.com/losslab/losslab/metrics"
 )
 
@@ -179,14 +179,9 @@ type Analyses struct {
 
 // ReadAnalyses reads DIR/analyses.json.
 func ReadAnalyses(dir string) (*Analyses, error) {
-	path := filepath.Join(dir, AnalysesFile)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
 	var a Analyses
-	if err := json.Unmarshal(b, &a); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+	if err := jsonfile.Read(filepath.Join(dir, AnalysesFile), &a); err != nil {
+		return nil, err
 	}
 	return &a, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/losslab/losslab/data"
+	"github.com/losslab/losslab/internal/jsonfile"
 	"github.com/losslab/losslab/tensor"
 	"github.com/losslab/losslab/train"
 )
@@ -86,10 +87,10 @@ func TestFinetuneUnits(t *testing.T) {
 	for _, u := range ft {
 		var cfg train.Config
 		var src train.Result
-		if err := readJSON(filepath.Join(st.trainDir(u.ID), train.ConfigFile), &cfg); err != nil {
+		if err := jsonfile.Read(filepath.Join(st.trainDir(u.ID), train.ConfigFile), &cfg); err != nil {
 			t.Fatal(err)
 		}
-		if err := readJSON(filepath.Join(st.trainDir(u.Deps[0]), train.MetricsFile), &src); err != nil {
+		if err := jsonfile.Read(filepath.Join(st.trainDir(u.Deps[0]), train.MetricsFile), &src); err != nil {
 			t.Fatal(err)
 		}
 		if cfg.InitFromSHA256 != src.ParamsSHA256 || cfg.InitFrom != st.trainDir(u.Deps[0]) {

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/losslab/losslab/internal/atomicfile"
+	"github.com/losslab/losslab/internal/jsonfile"
 	"github.com/losslab/losslab/tensor"
 
 	"github.com/losslab/losslab/report"
@@ -75,13 +76,13 @@ func SavePlan(dir string, p *Plan) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return writeJSONAtomic(filepath.Join(dir, PlanFile), p)
+	return jsonfile.Write(filepath.Join(dir, PlanFile), p)
 }
 
 // LoadPlan reads DIR/plan.json and registers its datasets.
 func LoadPlan(dir string) (*Plan, error) {
 	var p Plan
-	if err := readJSON(filepath.Join(dir, PlanFile), &p); err != nil {
+	if err := jsonfile.Read(filepath.Join(dir, PlanFile), &p); err != nil {
 		return nil, err
 	}
 	if err := registerDatasets(p.Spec); err != nil {
@@ -233,20 +234,20 @@ func Gather(p *Plan, o Options) error {
 		switch u.Kind {
 		case KindEvaluate:
 			var rel report.Reliability
-			if err := readJSON(filepath.Join(dir, "reliability.json"), &rel); err != nil {
+			if err := jsonfile.Read(filepath.Join(dir, "reliability.json"), &rel); err != nil {
 				return err
 			}
 			rel.Model = modelOf(p, u.ID)
 			an.Reliability = append(an.Reliability, rel)
 		case KindCKA:
 			var c report.CKAResult
-			if err := readJSON(filepath.Join(dir, "cka.json"), &c); err != nil {
+			if err := jsonfile.Read(filepath.Join(dir, "cka.json"), &c); err != nil {
 				return err
 			}
 			an.CKA = &c
 		case KindPredictions:
 			var pr report.Predictions
-			if err := readJSON(filepath.Join(dir, "predictions.json"), &pr); err != nil {
+			if err := jsonfile.Read(filepath.Join(dir, "predictions.json"), &pr); err != nil {
 				return err
 			}
 			an.Predictions = &pr
@@ -265,7 +266,7 @@ func Gather(p *Plan, o Options) error {
 	if err := atomicfile.WriteFile(filepath.Join(o.Dir, report.ResultsFile), []byte(b.String())); err != nil {
 		return err
 	}
-	if err := writeJSONAtomic(filepath.Join(o.Dir, report.AnalysesFile), an); err != nil {
+	if err := jsonfile.Write(filepath.Join(o.Dir, report.AnalysesFile), an); err != nil {
 		return err
 	}
 	return report.Generate(o.Dir)

@@ -9,10 +9,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/losslab/losslab/internal/atomicfile"
-
 	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/data/corrupt"
+	"github.com/losslab/losslab/internal/jsonfile"
 	"github.com/losslab/losslab/metrics"
 	"github.com/losslab/losslab/nn"
 	"github.com/losslab/losslab/npy"
@@ -85,7 +84,7 @@ func (s Store) RunUnit(ctx context.Context, p *Plan, u *Unit, progress train.Pro
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := writeJSONAtomic(filepath.Join(dir, "unit.json"), u); err != nil {
+	if err := jsonfile.Write(filepath.Join(dir, "unit.json"), u); err != nil {
 		return err
 	}
 	if err := registerDatasets(p.Spec); err != nil {
@@ -122,7 +121,7 @@ func (s Store) RunUnit(ctx context.Context, p *Plan, u *Unit, progress train.Pro
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return writeJSONAtomic(filepath.Join(dir, DoneFile), Marker{
+	return jsonfile.Write(filepath.Join(dir, DoneFile), Marker{
 		Unit: u.ID, Kind: u.Kind, Metrics: ms, Seconds: time.Since(start).Seconds(), Finished: time.Now().UTC(),
 	})
 }
@@ -264,7 +263,7 @@ func (s Store) runEvaluate(u *Unit) ([]Metric, error) {
 		return nil, err
 	}
 	rel := report.Reliability{Temperature: fit.Temperature, Before: before.Reliability, After: after.Reliability}
-	if err := writeJSONAtomic(filepath.Join(dir, "reliability.json"), rel); err != nil {
+	if err := jsonfile.Write(filepath.Join(dir, "reliability.json"), rel); err != nil {
 		return nil, err
 	}
 	top1, err := metrics.Accuracy(z, test.Labels)
@@ -388,7 +387,7 @@ func (s Store) runFeatures(u *Unit) ([]Metric, error) {
 	if err := npy.WriteLabels(filepath.Join(dir, "labels.npy"), test.Labels); err != nil {
 		return nil, err
 	}
-	return nil, writeJSONAtomic(filepath.Join(dir, "layers.json"), featureLayers{names, test.Len(), SpatialRule})
+	return nil, jsonfile.Write(filepath.Join(dir, "layers.json"), featureLayers{names, test.Len(), SpatialRule})
 }
 
 // penultimateOf returns the penultimate features of m on ds.
@@ -542,11 +541,7 @@ func modelOf(p *Plan, id string) report.Model {
 func (s Store) runCKA(p *Plan, u *Unit) ([]Metric, error) {
 	load := func(id string) ([]*tensor.Tensor, featureLayers, error) {
 		var fl featureLayers
-		b, err := os.ReadFile(filepath.Join(s.UnitDir(id), "layers.json"))
-		if err != nil {
-			return nil, fl, err
-		}
-		if err := json.Unmarshal(b, &fl); err != nil {
+		if err := jsonfile.Read(filepath.Join(s.UnitDir(id), "layers.json"), &fl); err != nil {
 			return nil, fl, err
 		}
 		var ts []*tensor.Tensor
@@ -576,7 +571,7 @@ func (s Store) runCKA(p *Plan, u *Unit) ([]Metric, error) {
 		res.Layers, res.Examples = fa.Layers, fa.Examples
 		res.Pairs = append(res.Pairs, report.CKAPair{A: modelOf(p, u.Deps[pr[0]]), B: modelOf(p, u.Deps[pr[1]]), Matrix: mat})
 	}
-	return nil, writeJSONAtomic(filepath.Join(s.UnitDir(u.ID), "cka.json"), res)
+	return nil, jsonfile.Write(filepath.Join(s.UnitDir(u.ID), "cka.json"), res)
 }
 
 func (s Store) runPredictions(p *Plan, u *Unit) ([]Metric, error) {
@@ -614,27 +609,5 @@ func (s Store) runPredictions(p *Plan, u *Unit) ([]Metric, error) {
 			}
 		}
 	}
-	return nil, writeJSONAtomic(filepath.Join(s.UnitDir(u.ID), "predictions.json"), res)
-}
-
-// writeJSONAtomic writes v as indented JSON through a temporary file,
-// fsync and rename.
-func writeJSONAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, append(b, '\n'))
-}
-
-// readJSON reads a JSON file into v; a missing file is fs.ErrNotExist.
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	return nil
+	return nil, jsonfile.Write(filepath.Join(s.UnitDir(u.ID), "predictions.json"), res)
 }

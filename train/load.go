@@ -1,7 +1,6 @@
 package train
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/losslab/losslab/data"
+	"github.com/losslab/losslab/internal/jsonfile"
 	"github.com/losslab/losslab/nn"
 	"github.com/losslab/losslab/objective"
 	"github.com/losslab/losslab/optim"
@@ -26,12 +26,8 @@ import (
 func LoadModel(dir string) (*nn.Model, Config, error) {
 	var cfg Config
 	cfgPath := filepath.Join(dir, ConfigFile)
-	b, err := os.ReadFile(cfgPath)
-	if err != nil {
+	if err := jsonfile.Read(cfgPath, &cfg); err != nil {
 		return nil, cfg, fmt.Errorf("load model: %w", err)
-	}
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, cfg, fmt.Errorf("load model: %s: %v", cfgPath, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, MetricsFile)); errors.Is(err, fs.ErrNotExist) {
 		return nil, cfg, fmt.Errorf("load model: %s holds no finished run (no %s); finish it with 'losslab train' first", dir, MetricsFile)

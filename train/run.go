@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/losslab/losslab/internal/atomicfile"
+	"github.com/losslab/losslab/internal/jsonfile"
 
 	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/nn"
@@ -144,15 +145,7 @@ func claimFolder(dir string, cfg Config) (created bool, err error) {
 	default:
 		return false, err
 	}
-	return created, writeJSON(path, cfg)
-}
-
-func writeJSON(path string, v any) error {
-	return atomicfile.Write(path, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	})
+	return created, jsonfile.Write(path, cfg)
 }
 
 func readResult(path string) (*Result, error) {
@@ -595,7 +588,7 @@ func (r *run) finish() (*Result, error) {
 		res.TestAccuracy, res.TestLoss = r.evaluate()
 	}
 	res.Seconds = r.stats.TotalSeconds
-	if err := writeJSON(filepath.Join(r.dir, MetricsFile), res); err != nil {
+	if err := jsonfile.Write(filepath.Join(r.dir, MetricsFile), res); err != nil {
 		return nil, err
 	}
 	return res, nil
