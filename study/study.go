@@ -141,24 +141,27 @@ func RunPlan(ctx context.Context, p *Plan, o Options) error {
 		err error
 	}
 	var failed []string
-	bad := map[string]bool{}
-	running := map[string]bool{}
+	// done and bad are the store's markers and the failures, kept in
+	// memory so that scheduling does not stat every dependency again after
+	// each unit.
+	done, bad := map[string]bool{}, map[string]bool{}
+	running := 0
 	results := make(chan result)
 	pending := make([]*Unit, 0, len(p.Units))
 	for i := range p.Units {
-		if !st.Done(p.Units[i].ID) {
+		if done[p.Units[i].ID] = st.Done(p.Units[i].ID); !done[p.Units[i].ID] {
 			pending = append(pending, &p.Units[i])
 		}
 	}
-	for len(pending) > 0 || len(running) > 0 {
+	for len(pending) > 0 || running > 0 {
 		// Start, in plan order, every unit whose dependencies are done.
 		rest := pending[:0]
 		for _, u := range pending {
 			switch {
 			case slices.ContainsFunc(u.Deps, func(d string) bool { return bad[d] }):
 				bad[u.ID] = true
-			case ctx.Err() == nil && len(running) < jobs && !slices.ContainsFunc(u.Deps, func(d string) bool { return !st.Done(d) }):
-				running[u.ID] = true
+			case ctx.Err() == nil && running < jobs && !slices.ContainsFunc(u.Deps, func(d string) bool { return !done[d] }):
+				running++
 				pr.start(u)
 				go func() {
 					err := st.RunUnit(ctx, p, u, pr.unit(u))
@@ -169,7 +172,7 @@ func RunPlan(ctx context.Context, p *Plan, o Options) error {
 			}
 		}
 		pending = rest
-		if len(running) == 0 {
+		if running == 0 {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -180,9 +183,12 @@ func RunPlan(ctx context.Context, p *Plan, o Options) error {
 			break
 		}
 		r := <-results
-		delete(running, r.u.ID)
+		running--
 		pr.finish(r.u, r.err)
-		if r.err != nil && ctx.Err() == nil {
+		switch {
+		case r.err == nil:
+			done[r.u.ID] = true
+		case ctx.Err() == nil:
 			fmt.Fprintf(o.log(), "  failed: %v\n", r.err)
 			failed = append(failed, r.err.Error())
 			bad[r.u.ID] = true
