@@ -246,7 +246,7 @@ func resizeFolderImage(src []float32, sh, sw, c int, dst []float32, dh, dw int) 
 // LoadImageFolder loads root/train/<class>/… and root/test/<class>/…; both
 // must have the same class folders. With a nil norm, the training set's
 // per-channel statistics are used. Each split's examples come in a fixed
-// pseudo-random order (shuffleFixed), the same on every load, so that its
+// pseudo-random order (mixOrder), the same on every load, so that its
 // first N examples are a sample of every class.
 //
 // Decoding tens of thousands of JPEGs takes seconds, so the decoded bytes
@@ -263,12 +263,14 @@ func LoadImageFolder(root string, opts FolderOptions, norm *Normalization) (trai
 		if files[s], labels[s], classes[s], stamps[s], err = listImageFolder(filepath.Join(root, split)); err != nil {
 			return nil, nil, err
 		}
+		files[s], labels[s] = mixOrder(files[s], labels[s])
 	}
 	if !slices.Equal(classes[0], classes[1]) {
 		return nil, nil, fmt.Errorf("%s: train classes %v differ from test classes %v", root, classes[0], classes[1])
 	}
 	abs, _ := filepath.Abs(root)
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s\n%+v\n%s\n%s", abs, opts, stamps[0], stamps[1]))
+	// "mixed": caches from before mixOrder hold the name order.
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\n%+v\n%s\n%s\nmixed", abs, opts, stamps[0], stamps[1]))
 	var cacheFile string
 	if dir, err := CacheDir(); err == nil {
 		cacheFile = filepath.Join(dir, "decoded", hex.EncodeToString(sum[:12])+".npz")
@@ -313,20 +315,26 @@ func LoadImageFolder(root string, opts FolderOptions, norm *Normalization) (trai
 	if test, err = ToDataset(name, "test", raws[1], labels[1], k, n); err != nil {
 		return nil, nil, err
 	}
-	return shuffleFixed(train), shuffleFixed(test), nil
+	return train, test, nil
 }
 
 // folderOrderSeed fixes the order of image-folder examples.
 const folderOrderSeed = 0x666f6c646572
 
-// shuffleFixed returns d's examples in a pseudo-random order that depends
-// only on their number. A folder lists its examples class by class, so
-// without this the first N examples (train_limit, a probe's training
+// mixOrder returns files and their labels in a pseudo-random order that
+// depends only on their number. A folder lists its examples class by class,
+// so without this the first N examples (train_limit, a probe's training
 // subset) would hold only the first classes; the standard binary
-// distributions (MNIST, CIFAR) are already in such a mixed order.
-func shuffleFixed(d *Dataset) *Dataset {
-	perm := rand.New(rand.NewPCG(folderOrderSeed, uint64(d.Len()))).Perm(d.Len())
-	return d.Subset(perm, d.Split)
+// distributions (MNIST, CIFAR) are already in such a mixed order. Mixing
+// the list before decoding costs nothing per load: the decoded cache holds
+// the mixed order.
+func mixOrder(files []string, labels []int) ([]string, []int) {
+	perm := rand.New(rand.NewPCG(folderOrderSeed, uint64(len(files)))).Perm(len(files))
+	f, l := make([]string, len(files)), make([]int, len(labels))
+	for i, j := range perm {
+		f[i], l[i] = files[j], labels[j]
+	}
+	return f, l
 }
 
 // readDecodedCache returns the cached train and test images, or nils if
