@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/losslab/losslab/report"
 	"github.com/losslab/losslab/study"
@@ -24,11 +25,14 @@ type studyOptions struct {
 	kube     kubeOptions
 }
 
+// executors are the values of --executor.
+var executors = []string{"local", "slurm", "kubernetes"}
+
 func (o *studyOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.out, "out", "losslab-study", "study folder: plan, units, results.csv and the report go here")
 	fs.StringVar(&o.store, "store", "", "units folder shared between studies (default OUT/units)")
 	fs.BoolVar(&o.quick, "quick", false, "shrink the study to minutes with the same shape")
-	fs.StringVar(&o.executor, "executor", "local", "where units run: local, slurm or kubernetes (see the kubernetes: flags)")
+	fs.StringVar(&o.executor, "executor", "local", "where units run: "+strings.Join(executors, ", ")+" (see the kubernetes: flags)")
 	fs.IntVar(&o.index, "index", -1, "run-unit: the training unit's index in the plan; -1 reads $JOB_COMPLETION_INDEX (Kubernetes), else $SLURM_ARRAY_TASK_ID (Slurm)")
 	fs.IntVar(&o.jobs, "jobs", 0, "local executor: units run at once (0 = one per core); changes the wall time, never a result")
 	o.kube.AddFlags(fs)
@@ -81,8 +85,10 @@ func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stder
 	if o.jobs < 0 {
 		return usageErrorf("study: --jobs %d; want ≥ 0 (0 = one per core)", o.jobs)
 	}
-	if !slices.Contains([]string{"local", "slurm", "kubernetes"}, o.executor) {
-		return usageErrorf("study: --executor %q; want local, slurm or kubernetes", o.executor)
+	// Checked before anything is planned or written; the switch below
+	// relies on it.
+	if !slices.Contains(executors, o.executor) {
+		return usageErrorf("study: --executor %q; want %s", o.executor, strings.Join(executors, ", "))
 	}
 	opts := study.Options{Dir: o.out, StoreDir: o.store, Log: stderr, Jobs: o.jobs}
 	if mode == "run-unit" {
@@ -157,8 +163,6 @@ func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stder
 		if finished, err = runKubernetes(ctx, o, p, stdout, stderr); err == nil && !finished {
 			return nil // manifests written: the report comes when the Jobs have run
 		}
-	default:
-		return usageErrorf("study: --executor %q; want local, slurm or kubernetes", o.executor)
 	}
 	if err != nil {
 		return err
