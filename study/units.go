@@ -475,6 +475,15 @@ func (s Store) runCorruptSet(u *Unit) ([]Metric, error) {
 	return nil, corrupt.WriteSet(filepath.Join(s.UnitDir(u.ID), "set"), te.Head(u.TestN), u.Corruptions, corruptionSeed, nil)
 }
 
+// accuracyOf is m's top-1 accuracy on ds.
+func accuracyOf(m *nn.Model, cfg train.Config, ds *data.Dataset) (float64, error) {
+	z, err := logitsOf(m, cfg, ds)
+	if err != nil {
+		return 0, err
+	}
+	return metrics.Accuracy(z, ds.Labels)
+}
+
 func (s Store) runRobustness(p *Plan, u *Unit) ([]Metric, error) {
 	m, cfg, err := s.loadModel(u.Deps[0])
 	if err != nil {
@@ -489,11 +498,7 @@ func (s Store) runRobustness(p *Plan, u *Unit) ([]Metric, error) {
 		return nil, err
 	}
 	base := te.Head(u.TestN)
-	clean, err := logitsOf(m, cfg, base)
-	if err != nil {
-		return nil, err
-	}
-	cleanAcc, err := metrics.Accuracy(clean, base.Labels)
+	cleanAcc, err := accuracyOf(m, cfg, base)
 	if err != nil {
 		return nil, err
 	}
@@ -505,11 +510,7 @@ func (s Store) runRobustness(p *Plan, u *Unit) ([]Metric, error) {
 			if err != nil {
 				return nil, err
 			}
-			z, err := logitsOf(m, cfg, ds)
-			if err != nil {
-				return nil, err
-			}
-			acc, err := metrics.Accuracy(z, ds.Labels)
+			acc, err := accuracyOf(m, cfg, ds)
 			if err != nil {
 				return nil, err
 			}
