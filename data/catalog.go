@@ -308,8 +308,8 @@ var (
 	KMNISTNormalization       = Normalization{Mean: []float64{0.1918}, Std: []float64{0.3483}}
 )
 
-// catalogue lists the known datasets; checksums are from
-// /work/shared/spec/DATA.md (torchvision, TFDS and the dataset pages).
+// catalogue lists the known datasets (docs/definitions.md#datasets);
+// checksums are from torchvision, TFDS and the dataset pages.
 var catalogue = func() []*Entry {
 	mnist := idxEntry("mnist", "MNIST handwritten digits, 28×28 grey, 60k/10k (shipped in the GoMNIST Go module)",
 		[]string{"https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"},

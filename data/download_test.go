@@ -260,7 +260,7 @@ func TestVerifyUncompressedHashOfRegzippedFile(t *testing.T) {
 func TestLoadByNameAndPath(t *testing.T) {
 	t.Setenv(CacheDirEnv, t.TempDir())
 	path := filepath.Join(t.TempDir(), "toy.npz")
-	npzFixture(t, path, 4, 2, 2, 2, 1, 2, false)
+	npzFixture(t, path, 4, 2, 2, 2, 1, 2, "|u1")
 	a, _, err := Load(path)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/losslab/losslab/npy"
 )
 
 // FolderOptions control how an image folder is read.
@@ -293,10 +295,7 @@ func LoadImageFolder(root string, opts FolderOptions, norm *Normalization) (trai
 		}
 		if cacheFile != "" && os.MkdirAll(filepath.Dir(cacheFile), 0o755) == nil {
 			// A failure to cache only costs the next load time.
-			_ = WriteNPZ(cacheFile, map[string][]byte{
-				"x_train": EncodeNPYUint8([]int{raws[0].N, raws[0].H, raws[0].W, raws[0].C}, raws[0].Pix),
-				"x_test":  EncodeNPYUint8([]int{raws[1].N, raws[1].H, raws[1].W, raws[1].C}, raws[1].Pix),
-			}, []string{"x_train", "x_test"})
+			_ = npy.WriteNPZ(cacheFile, []string{"x_train", "x_test"}, []*npy.Array{rawArray(raws[0]), rawArray(raws[1])})
 		}
 	}
 	if raws[0].H != raws[1].H || raws[0].W != raws[1].W || raws[0].C != raws[1].C {
@@ -341,16 +340,16 @@ func mixOrder(files []string, labels []int) ([]string, []int) {
 // the cache is missing, unreadable or does not match the counts.
 func readDecodedCache(path string, nTrain, nTest int) [2]*RawImages {
 	var out [2]*RawImages
-	arrays, err := ReadNPZ(path)
+	arrays, err := npy.ReadNPZ(path)
 	if err != nil {
 		return out
 	}
 	for s, key := range []string{"x_train", "x_test"} {
 		a := arrays[key]
-		if a == nil || a.U8 == nil || len(a.Shape) != 4 || a.Shape[0] != []int{nTrain, nTest}[s] {
+		if a == nil || a.Uint8 == nil || len(a.Shape) != 4 || a.Shape[0] != []int{nTrain, nTest}[s] {
 			return [2]*RawImages{}
 		}
-		out[s] = &RawImages{N: a.Shape[0], H: a.Shape[1], W: a.Shape[2], C: a.Shape[3], Pix: a.U8}
+		out[s] = &RawImages{N: a.Shape[0], H: a.Shape[1], W: a.Shape[2], C: a.Shape[3], Pix: a.Uint8}
 	}
 	return out
 }

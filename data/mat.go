@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/losslab/losslab/npy"
 )
 
 // MAT-file level 5 (MATLAB's "MAT-File Format", version 7 and earlier):
@@ -36,9 +38,11 @@ var miSizes = map[uint32]int{miINT8: 1, miUINT8: 1, miINT16: 2, miUINT16: 2, miI
 	miSINGLE: 4, miDOUBLE: 8, miINT64: 8, miUINT64: 8}
 
 // ReadMAT reads the numeric matrices of a MAT v5 file, keyed by variable
-// name, in column-major order as MATLAB stores them. Element data stored
-// as miUINT8 stay bytes (Array.U8); other types become float64.
-func ReadMAT(path string) (map[string]*Array, error) {
+// name. Unlike arrays read from .npy files, the elements are in
+// column-major (Fortran) order as MATLAB stores them, and Shape is
+// MATLAB's dimensions. Element data stored as miUINT8 stay bytes (Uint8,
+// dtype "|u1"); other types become float64 (Float64, dtype "<f8").
+func ReadMAT(path string) (map[string]*npy.Array, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -58,7 +62,7 @@ func ReadMAT(path string) (map[string]*Array, error) {
 	if v := order.Uint16(b[124:]); v != 0x0100 {
 		return nil, fmt.Errorf("%s: MAT version 0x%04x; want 0x0100 (v5; v7.3 files are HDF5, not supported)", path, v)
 	}
-	out := map[string]*Array{}
+	out := map[string]*npy.Array{}
 	r := &matReader{path: path, order: order}
 	if err := r.elements(b[128:], out); err != nil {
 		return nil, err
@@ -94,7 +98,7 @@ func (r *matReader) tag(b []byte) (typ uint32, data, rest []byte, err error) {
 	return first, b[8 : 8+n], b[min(8+padded, len(b)):], nil
 }
 
-func (r *matReader) elements(b []byte, out map[string]*Array) error {
+func (r *matReader) elements(b []byte, out map[string]*npy.Array) error {
 	for len(b) > 0 {
 		typ, data, rest, err := r.tag(b)
 		if err != nil {
@@ -128,7 +132,7 @@ func (r *matReader) elements(b []byte, out map[string]*Array) error {
 }
 
 // matrix parses a miMATRIX element; non-numeric classes give a nil array.
-func (r *matReader) matrix(b []byte) (string, *Array, error) {
+func (r *matReader) matrix(b []byte) (string, *npy.Array, error) {
 	if len(b) == 0 { // empty matrix
 		return "", nil, nil
 	}
@@ -148,7 +152,7 @@ func (r *matReader) matrix(b []byte) (string, *Array, error) {
 	if typ != miINT32 {
 		return "", nil, fmt.Errorf("%s: matrix dimensions of type %d; want miINT32", r.path, typ)
 	}
-	a := &Array{}
+	a := &npy.Array{}
 	n := 1
 	for i := 0; i+4 <= len(dims); i += 4 {
 		d := int(int32(r.order.Uint32(dims[i:])))
@@ -176,31 +180,31 @@ func (r *matReader) matrix(b []byte) (string, *Array, error) {
 		return "", nil, fmt.Errorf("%s: variable %s of dimensions %v needs %d bytes, has %d", r.path, name, a.Shape, n*size, len(real))
 	}
 	if typ == miUINT8 {
-		a.U8 = real
+		a.DType, a.Uint8 = "|u1", real
 		return string(name), a, nil
 	}
-	a.F64 = make([]float64, n)
-	for i := range a.F64 {
+	a.DType, a.Float64 = "<f8", make([]float64, n)
+	for i := range a.Float64 {
 		e := real[i*size:]
 		switch typ {
 		case miINT8:
-			a.F64[i] = float64(int8(e[0]))
+			a.Float64[i] = float64(int8(e[0]))
 		case miINT16:
-			a.F64[i] = float64(int16(r.order.Uint16(e)))
+			a.Float64[i] = float64(int16(r.order.Uint16(e)))
 		case miUINT16:
-			a.F64[i] = float64(r.order.Uint16(e))
+			a.Float64[i] = float64(r.order.Uint16(e))
 		case miINT32:
-			a.F64[i] = float64(int32(r.order.Uint32(e)))
+			a.Float64[i] = float64(int32(r.order.Uint32(e)))
 		case miUINT32:
-			a.F64[i] = float64(r.order.Uint32(e))
+			a.Float64[i] = float64(r.order.Uint32(e))
 		case miSINGLE:
-			a.F64[i] = float64(math.Float32frombits(r.order.Uint32(e)))
+			a.Float64[i] = float64(math.Float32frombits(r.order.Uint32(e)))
 		case miDOUBLE:
-			a.F64[i] = math.Float64frombits(r.order.Uint64(e))
+			a.Float64[i] = math.Float64frombits(r.order.Uint64(e))
 		case miINT64:
-			a.F64[i] = float64(int64(r.order.Uint64(e)))
+			a.Float64[i] = float64(int64(r.order.Uint64(e)))
 		case miUINT64:
-			a.F64[i] = float64(r.order.Uint64(e))
+			a.Float64[i] = float64(r.order.Uint64(e))
 		}
 	}
 	return string(name), a, nil
@@ -222,12 +226,12 @@ func ReadSVHNMat(path string) (*RawImages, []int, error) {
 	if x == nil || y == nil {
 		return nil, nil, fmt.Errorf("%s: want variables X and y", path)
 	}
-	if len(x.Shape) != 4 || x.Shape[2] != 3 || x.U8 == nil {
+	if len(x.Shape) != 4 || x.Shape[2] != 3 || x.Uint8 == nil {
 		return nil, nil, fmt.Errorf("%s: X has dimensions %v; want uint8 H×W×3×N", path, x.Shape)
 	}
 	h, w, n := x.Shape[0], x.Shape[1], x.Shape[3]
-	raw := &RawImages{N: n, H: h, W: w, C: 3, Pix: make([]byte, len(x.U8))}
-	src := x.U8
+	raw := &RawImages{N: n, H: h, W: w, C: 3, Pix: make([]byte, len(x.Uint8))}
+	src := x.Uint8
 	for i := range n {
 		dst := raw.Image(i)
 		for c := range 3 {

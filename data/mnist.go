@@ -31,7 +31,7 @@ const (
 )
 
 // MNIST describes the four canonical MNIST files with the sha256 of their
-// uncompressed contents (from /work/shared/spec/DATA.md).
+// uncompressed contents (docs/definitions.md#datasets).
 var MNIST = IDXSpec{
 	Name: "mnist",
 	Train: IDXSplit{

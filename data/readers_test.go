@@ -1,6 +1,7 @@
 package data
 
 import (
+	"archive/zip"
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
@@ -41,60 +42,12 @@ func putFile(t *testing.T, path string, b []byte) string {
 	return path
 }
 
-func TestNPYRoundTripAndTypes(t *testing.T) {
-	pix := []byte{0, 1, 2, 250, 251, 255}
-	a, err := ReadNPY("x", EncodeNPYUint8([]int{1, 2, 3}, pix))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(a.Shape, []int{1, 2, 3}) || !bytes.Equal(a.U8, pix) {
-		t.Fatalf("uint8 round trip: shape %v data %v", a.Shape, a.U8)
-	}
-	enc := EncodeNPYInt64([]int{3}, []int{7, -2, 9})
-	if (len(enc)-len("")-3*8)%64 != 0 {
-		t.Errorf("header of %d bytes is not padded to 64", len(enc)-24)
-	}
-	b, err := ReadNPY("y", enc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(b.F64, []float64{7, -2, 9}) || !slices.Equal(b.Shape, []int{3}) {
-		t.Fatalf("int64 round trip: %v %v", b.Shape, b.F64)
-	}
-	// Big-endian float32 and version 2 headers, hand-built.
-	body := binary.BigEndian.AppendUint32(nil, math.Float32bits(1.5))
-	body = binary.BigEndian.AppendUint32(body, math.Float32bits(-0.25))
-	hdr := "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }\n"
-	v2 := append([]byte("\x93NUMPY\x02\x00"), binary.LittleEndian.AppendUint32(nil, uint32(len(hdr)))...)
-	v2 = append(append(v2, hdr...), body...)
-	c, err := ReadNPY("z", v2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(c.F64, []float64{1.5, -0.25}) {
-		t.Fatalf("big-endian float32: %v", c.F64)
-	}
-}
-
-func TestNPYErrors(t *testing.T) {
-	good := EncodeNPYUint8([]int{2, 2}, []byte{1, 2, 3, 4})
-	_, err := ReadNPY("bad.npy", []byte("PK\x03\x04not numpy"))
-	requireErr(t, err, "bad.npy", "magic")
-	_, err = ReadNPY("short.npy", good[:len(good)-1])
-	requireErr(t, err, "short.npy", "needs 4 bytes", "got 3")
-	_, err = ReadNPY("hdr.npy", good[:20])
-	requireErr(t, err, "hdr.npy", "truncated")
-	fortran := bytes.Replace(good, []byte("False"), []byte("True "), 1)
-	_, err = ReadNPY("f.npy", fortran)
-	requireErr(t, err, "f.npy", "Fortran")
-	obj := bytes.Replace(good, []byte("'|u1'"), []byte("'|O1'"), 1)
-	_, err = ReadNPY("o.npy", obj)
-	requireErr(t, err, "o.npy", "dtype")
-}
-
-// npzFixture writes a Keras-style .npz of n train and m test h×w×c images
-// whose pixel j of image i is (3i + j) mod 256, with labels i mod k.
-func npzFixture(t *testing.T, path string, n, m, h, w, c, k int, floats bool) {
+// npzFixture writes, with npy.WriteNPZ, a Keras-style .npz of n train and
+// m test h×w×c images whose pixel j of image i is (3i + j) mod 256, with
+// labels i mod k ("<i8"). dtype is the images' type: "|u1" holds the bytes;
+// "<f4" and "<f8" hold them divided by 255 (floats in [0, 1]); "<i8" holds
+// them as integers (maximum > 1, so not scaled).
+func npzFixture(t *testing.T, path string, n, m, h, w, c, k int, dtype string) {
 	t.Helper()
 	images := func(n int) []byte {
 		b := make([]byte, n*h*w*c)
@@ -105,12 +58,12 @@ func npzFixture(t *testing.T, path string, n, m, h, w, c, k int, floats bool) {
 		}
 		return b
 	}
-	labels := func(n int) []int {
+	labels := func(n int) *npy.Array {
 		y := make([]int, n)
 		for i := range y {
 			y[i] = i % k
 		}
-		return y
+		return npy.FromInts(y)
 	}
 	shape := func(n int) []int {
 		if c == 1 {
@@ -118,39 +71,75 @@ func npzFixture(t *testing.T, path string, n, m, h, w, c, k int, floats bool) {
 		}
 		return []int{n, h, w, c}
 	}
-	enc := func(n int) []byte {
-		if !floats {
-			return EncodeNPYUint8(shape(n), images(n))
-		}
-		// float64 in [0, 1]
-		a := &npy.Array{Shape: shape(n)}
+	enc := func(n int) *npy.Array {
+		a := &npy.Array{Shape: shape(n), DType: dtype}
 		for _, p := range images(n) {
-			a.Float64 = append(a.Float64, float64(p)/255)
+			switch dtype {
+			case "|u1":
+				a.Uint8 = append(a.Uint8, p)
+			case "<f4":
+				a.Float32 = append(a.Float32, float32(p)/255)
+			case "<f8":
+				a.Float64 = append(a.Float64, float64(p)/255)
+			case "<i8":
+				a.Int = append(a.Int, int64(p))
+			default:
+				t.Fatalf("npzFixture: dtype %q", dtype)
+			}
 		}
-		return encodeNPY(a)
+		return a
 	}
-	err := WriteNPZ(path, map[string][]byte{
-		"x_train": enc(n), "y_train": EncodeNPYInt64([]int{n}, labels(n)),
-		"x_test": enc(m), "y_test": EncodeNPYInt64([]int{m}, labels(m)),
-	}, []string{"x_train", "y_train", "x_test", "y_test"})
+	err := npy.WriteNPZ(path, []string{"x_train", "y_train", "x_test", "y_test"},
+		[]*npy.Array{enc(n), labels(n), enc(m), labels(m)})
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestLoadNPZ(t *testing.T) {
-	for _, floats := range []bool{false, true} {
+	for _, dtype := range []string{"|u1", "<f8", "<f4", "<i8"} {
 		path := filepath.Join(t.TempDir(), "toy.npz")
-		npzFixture(t, path, 6, 4, 3, 2, 3, 3, floats)
+		npzFixture(t, path, 6, 4, 3, 2, 3, 3, dtype)
+		// The fixture reads back with npy.ReadNPZ in the dtypes written,
+		// from members stored uncompressed.
+		arrays, err := npy.ReadNPZ(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := arrays["x_train"]; a == nil || a.DType != dtype || !slices.Equal(a.Shape, []int{6, 3, 2, 3}) {
+			t.Fatalf("%s: x_train read back as %+v", dtype, a)
+		}
+		if a := arrays["y_test"]; a == nil || a.DType != "<i8" || a.Len() != 4 {
+			t.Fatalf("%s: y_test read back as %+v", dtype, a)
+		}
+		z, err := zip.OpenReader(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range z.File {
+			if f.Method != zip.Store {
+				t.Errorf("%s: member %s has method %d, want stored", dtype, f.Name, f.Method)
+			}
+		}
+		z.Close()
 		train, test, err := LoadNPZ(path, &Identity)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if train.Len() != 6 || test.Len() != 4 || train.NumClasses != 3 || !slices.Equal(train.ExampleShape(), []int{3, 2, 3}) {
-			t.Fatalf("floats=%v: train %d test %d classes %d shape %v", floats, train.Len(), test.Len(), train.NumClasses, train.ExampleShape())
+			t.Fatalf("%s: train %d test %d classes %d shape %v", dtype, train.Len(), test.Len(), train.NumClasses, train.ExampleShape())
 		}
 		if want := float32(byte(3*5+7)) / 255; train.Images.Data[5*18+7] != want {
-			t.Errorf("floats=%v: pixel 7 of image 5 = %v, want %v", floats, train.Images.Data[5*18+7], want)
+			t.Errorf("%s: pixel 7 of image 5 = %v, want %v", dtype, train.Images.Data[5*18+7], want)
+		}
+		// Every pixel survives the dtype exactly.
+		raw := train.Raw()
+		for i := range 6 {
+			for j, p := range raw.Image(i) {
+				if want := byte(3*i + j); p != want {
+					t.Fatalf("%s: image %d byte %d = %d, want %d", dtype, i, j, p, want)
+				}
+			}
 		}
 		if test.Labels[2] != 2 || train.Labels[4] != 1 {
 			t.Errorf("labels %v %v", train.Labels, test.Labels)
@@ -161,7 +150,7 @@ func TestLoadNPZ(t *testing.T) {
 	}
 	// Missing arrays and bad files name the file.
 	path := filepath.Join(t.TempDir(), "partial.npz")
-	if err := WriteNPZ(path, map[string][]byte{"x_train": EncodeNPYUint8([]int{1, 1, 1}, []byte{0})}, []string{"x_train"}); err != nil {
+	if err := npy.WriteNPZ(path, []string{"x_train"}, []*npy.Array{{Shape: []int{1, 1, 1}, DType: "|u1", Uint8: []byte{0}}}); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := LoadNPZ(path, nil)
@@ -169,12 +158,24 @@ func TestLoadNPZ(t *testing.T) {
 	junk := putFile(t, filepath.Join(t.TempDir(), "junk.npz"), []byte("not a zip"))
 	_, _, err = LoadNPZ(junk, nil)
 	requireErr(t, err, "junk.npz", "zip")
+	good := filepath.Join(t.TempDir(), "good.npz")
+	npzFixture(t, good, 2, 1, 2, 2, 1, 2, "|u1")
+	b, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := putFile(t, filepath.Join(t.TempDir(), "cut.npz"), b[:len(b)-30])
+	_, _, err = LoadNPZ(cut, nil)
+	requireErr(t, err, "cut.npz", "zip")
+	corrupt := putFile(t, filepath.Join(t.TempDir(), "corrupt.npz"), bytes.Replace(b, []byte("'|u1'"), []byte("'|O1'"), 1))
+	_, _, err = LoadNPZ(corrupt, nil)
+	requireErr(t, err, "corrupt.npz", "x_train.npy", "dtype")
 	// Mismatched counts.
 	mism := filepath.Join(t.TempDir(), "mism.npz")
-	err = WriteNPZ(mism, map[string][]byte{
-		"x_train": EncodeNPYUint8([]int{2, 1, 1}, []byte{0, 1}), "y_train": EncodeNPYInt64([]int{3}, []int{0, 1, 0}),
-		"x_test": EncodeNPYUint8([]int{1, 1, 1}, []byte{0}), "y_test": EncodeNPYInt64([]int{1}, []int{0}),
-	}, []string{"x_train", "y_train", "x_test", "y_test"})
+	err = npy.WriteNPZ(mism, []string{"x_train", "y_train", "x_test", "y_test"}, []*npy.Array{
+		{Shape: []int{2, 1, 1}, DType: "|u1", Uint8: []byte{0, 1}}, npy.FromInts([]int{0, 1, 0}),
+		{Shape: []int{1, 1, 1}, DType: "|u1", Uint8: []byte{0}}, npy.FromInts([]int{0}),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,8 +369,26 @@ func TestReadSVHNMat(t *testing.T) {
 	}
 	dir := t.TempDir()
 	svhnFixture(t, filepath.Join(dir, "ok.mat"), 2, 2, 3, false)
+	// ReadMAT gives npy arrays: miUINT8 as bytes, miDOUBLE as float64, in
+	// MATLAB's column-major order with MATLAB's dimensions.
+	vars, err := ReadMAT(filepath.Join(dir, "ok.mat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, y := vars["X"], vars["y"]
+	if x == nil || x.DType != "|u1" || !slices.Equal(x.Shape, []int{2, 2, 3, 3}) || len(x.Uint8) != 36 || x.Float64 != nil {
+		t.Fatalf("X read as %+v", x)
+	}
+	// Element r + h(c + w(k + 3i)) is r + 2c + 50k + 7i: row 1; column 1;
+	// channel 1; image 1, channel 0, row 0, column 1.
+	if x.Uint8[1] != 1 || x.Uint8[2] != 2 || x.Uint8[4] != 50 || x.At(2*(1+2*3)) != 2+7 {
+		t.Errorf("X elements %v", x.Uint8[:15])
+	}
+	if y == nil || y.DType != "<f8" || !slices.Equal(y.Shape, []int{3, 1}) || !slices.Equal(y.Float64, []float64{10, 1, 2}) || y.At(1) != 1 {
+		t.Fatalf("y read as %+v", y)
+	}
 	good, _ := os.ReadFile(filepath.Join(dir, "ok.mat"))
-	_, err := ReadMAT(putFile(t, filepath.Join(dir, "short.mat"), good[:100]))
+	_, err = ReadMAT(putFile(t, filepath.Join(dir, "short.mat"), good[:100]))
 	requireErr(t, err, "short.mat", "128-byte")
 	bad := slices.Clone(good)
 	copy(bad[126:], "XX")
@@ -468,6 +487,59 @@ func TestImageFolder(t *testing.T) {
 	}
 	if !slices.Equal(train.Images.Data, train2.Images.Data) || !slices.Equal(train.Labels, train2.Labels) {
 		t.Error("cached load differs from the decoded one")
+	}
+	// The cache is a plain .npz of stored (uncompressed) uint8 arrays
+	// x_train and x_test of shape [N, H, W, C].
+	cacheFile := filepath.Join(os.Getenv(CacheDirEnv), "decoded", entries[0].Name())
+	cached, err := npy.ReadNPZ(cacheFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"x_train", "x_test"} {
+		if a := cached[k]; a == nil || a.DType != "|u1" || !slices.Equal(a.Shape, []int{6, 4, 4, 1}) {
+			t.Fatalf("cache array %s: %+v", k, a)
+		}
+	}
+	if !bytes.Equal(cached["x_train"].Uint8, train.Raw().Pix) {
+		t.Error("cached x_train differs from the decoded images")
+	}
+	z, err := zip.OpenReader(cacheFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range z.File {
+		if f.Method != zip.Store {
+			t.Errorf("cache member %s has method %d, want stored", f.Name, f.Method)
+		}
+	}
+	z.Close()
+	// A cache written by earlier versions (a zip of stored .npy members
+	// built by hand, here with pixels 77 and 78 to tell it from a fresh
+	// decode) is used as it is.
+	var old bytes.Buffer
+	zw := zip.NewWriter(&old)
+	for _, m := range []struct {
+		name string
+		pix  byte
+	}{{"x_train", 77}, {"x_test", 78}} {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: m.name + ".npy", Method: zip.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := npy.Write(w, &npy.Array{Shape: []int{6, 4, 4, 1}, Uint8: bytes.Repeat([]byte{m.pix}, 6*16)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	putFile(t, cacheFile, old.Bytes())
+	train3, test3, err := LoadImageFolder(root, FolderOptions{Size: 4}, &Identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if train3.Raw().Pix[0] != 77 || test3.Raw().Pix[95] != 78 || !slices.Equal(train3.Labels, train.Labels) {
+		t.Errorf("old-format cache not used: pixels %d, %d", train3.Raw().Pix[0], test3.Raw().Pix[95])
 	}
 	// A corrupt image is reported by name.
 	putFile(t, filepath.Join(root, "test", "b", "9.png"), []byte("\x89PNG\r\n\x1a\nbroken"))

@@ -8,8 +8,8 @@ import (
 	"github.com/losslab/losslab/tensor"
 )
 
-// DefaultBins is the study's number of calibration bins (STUDY.md: 15
-// equal-width bins over top-label confidence).
+// DefaultBins is the study's number of calibration bins: 15 equal-width
+// bins over top-label confidence (docs/definitions.md#ece).
 const DefaultBins = 15
 
 // Binning names the bin convention of Calibration, for reports.

@@ -3,7 +3,8 @@
 // Brier score, reliability-diagram data, temperature scaling), agreement
 // between models (pairwise disagreement, ensembles of mean probabilities) and
 // robustness summaries over corruption × severity grids. The definitions are
-// those of the study (/work/shared/spec/STUDY.md, "Metrics and analyses").
+// those of docs/definitions.md (#accuracy, #calibration, #predictions,
+// #robustness).
 //
 // Every function works on plain logit matrices [examples, classes] (float32,
 // row-major) and integer labels, so predictions exported from any framework
@@ -118,6 +119,22 @@ func Accuracy(logits *tensor.Tensor, labels []int) (float64, error) {
 // rank is #{j : z_j > z_y} + #{j < y : z_j = z_y}, and the row counts when
 // that rank is below k. With k = 1 this is Accuracy; k ≥ classes gives 1.
 func TopKAccuracy(logits *tensor.Tensor, labels []int, k int) (float64, error) {
+	hits, err := TopKCorrect(logits, labels, k)
+	if err != nil {
+		return 0, err
+	}
+	return float64(hits) / float64(len(labels)), nil
+}
+
+// Correct counts the rows whose predicted class (argmax, lowest index
+// among ties) equals the label: Accuracy times the number of rows.
+func Correct(logits *tensor.Tensor, labels []int) (int, error) {
+	return TopKCorrect(logits, labels, 1)
+}
+
+// TopKCorrect counts the rows whose label is among the k highest logits,
+// ranked as TopKAccuracy ranks them.
+func TopKCorrect(logits *tensor.Tensor, labels []int, k int) (int, error) {
 	if k < 1 {
 		return 0, fmt.Errorf("top-k accuracy: k = %d, want at least 1", k)
 	}
@@ -131,7 +148,7 @@ func TopKAccuracy(logits *tensor.Tensor, labels []int, k int) (float64, error) {
 			hits++
 		}
 	}
-	return float64(hits) / float64(n), nil
+	return hits, nil
 }
 
 // labelRank is the 0-based rank of class y among the logits z, ties broken

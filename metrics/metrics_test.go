@@ -368,3 +368,61 @@ func TestSummarizeRobustness(t *testing.T) {
 		t.Error("accuracy in percent accepted")
 	}
 }
+
+// MeanCorruptedAccuracy weighs every cell once, also on a ragged grid (one
+// MNIST-C severity beside five common ones), and checks its cells.
+func TestMeanCorruptedAccuracy(t *testing.T) {
+	cells := []CorruptionAccuracy{{"fog", 1, 0.5}}
+	for sev := 1; sev <= 5; sev++ {
+		cells = append(cells, CorruptionAccuracy{"noise", sev, 1 - 0.1*float64(sev)})
+	}
+	got, err := MeanCorruptedAccuracy(cells)
+	// (0.5 + 0.9 + 0.8 + 0.7 + 0.6 + 0.5) / 6 = 4.0 / 6
+	if err != nil || !near(got, 4.0/6, 1e-12) {
+		t.Errorf("ragged mean = %v (%v); want %v", got, err, 4.0/6)
+	}
+	if _, err := SummarizeRobustness(cells); err == nil {
+		t.Error("SummarizeRobustness accepted a ragged grid")
+	}
+	square := []CorruptionAccuracy{{"noise", 1, 0.9}, {"noise", 2, 0.7}, {"blur", 2, 0.4}, {"blur", 1, 0.6}}
+	s, err := SummarizeRobustness(square)
+	if m, err2 := MeanCorruptedAccuracy(square); err != nil || err2 != nil || !near(m, s.MeanCorrupted, 1e-15) {
+		t.Errorf("complete grid: mean %v, summary %v (%v, %v)", m, s.MeanCorrupted, err, err2)
+	}
+	for _, bad := range [][]CorruptionAccuracy{
+		nil,
+		{{"noise", 1, 0.5}, {"noise", 1, 0.6}},
+		{{"", 1, 0.5}},
+		{{"noise", 1, math.NaN()}},
+		{{"noise", 1, 1.5}},
+	} {
+		if _, err := MeanCorruptedAccuracy(bad); err == nil {
+			t.Errorf("cells %v accepted", bad)
+		}
+	}
+}
+
+// Correct counts what Accuracy averages, ties going to the lower index.
+func TestCorrectCounts(t *testing.T) {
+	z := tensor.FromData([]float32{
+		1, 1, 0, // tie between 0 and 1: predicts 0
+		0, 2, 2, // tie between 1 and 2: predicts 1
+		3, 0, 1,
+	}, 3, 3)
+	for _, tc := range []struct {
+		labels []int
+		want   int
+	}{{[]int{0, 1, 0}, 3}, {[]int{1, 2, 0}, 1}, {[]int{2, 0, 1}, 0}} {
+		got, err := Correct(z, tc.labels)
+		if err != nil || got != tc.want {
+			t.Errorf("labels %v: Correct = %d (%v); want %d", tc.labels, got, err, tc.want)
+		}
+		acc, _ := Accuracy(z, tc.labels)
+		if acc != float64(tc.want)/3 {
+			t.Errorf("labels %v: Accuracy %v disagrees with Correct %d", tc.labels, acc, got)
+		}
+	}
+	if _, err := Correct(tensor.FromData([]float32{float32(math.NaN()), 0}, 1, 2), []int{0}); err == nil {
+		t.Error("NaN logits counted")
+	}
+}

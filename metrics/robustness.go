@@ -30,6 +30,44 @@ type RobustnessSummary struct {
 	PerSeverity   []float64 `json:"per_severity"`
 }
 
+// MeanCorruptedAccuracy is the mean accuracy over corruption × severity
+// cells, each weighted equally, summed in the order given
+// (docs/definitions.md, "Robustness"). Unlike SummarizeRobustness it
+// accepts ragged grids — corruptions with different numbers of severities,
+// such as MNIST-C's single one beside the common corruptions' five — where
+// a corruption with more severities weighs more. Each (corruption,
+// severity) must appear once, with an accuracy in [0, 1].
+func MeanCorruptedAccuracy(cells []CorruptionAccuracy) (float64, error) {
+	if len(cells) == 0 {
+		return 0, fmt.Errorf("robustness: no results")
+	}
+	seen := map[CorruptionAccuracy]bool{}
+	var sum float64
+	for _, c := range cells {
+		if err := checkCell(c); err != nil {
+			return 0, err
+		}
+		key := CorruptionAccuracy{Corruption: c.Corruption, Severity: c.Severity}
+		if seen[key] {
+			return 0, fmt.Errorf("robustness: %s at severity %d is given twice", c.Corruption, c.Severity)
+		}
+		seen[key] = true
+		sum += c.Accuracy
+	}
+	return sum / float64(len(cells)), nil
+}
+
+func checkCell(c CorruptionAccuracy) error {
+	if c.Corruption == "" {
+		return fmt.Errorf("robustness: a result has an empty corruption name")
+	}
+	if math.IsNaN(c.Accuracy) || c.Accuracy < 0 || c.Accuracy > 1 {
+		return fmt.Errorf("robustness: accuracy %v for %s at severity %d, want a fraction in [0, 1]",
+			c.Accuracy, c.Corruption, c.Severity)
+	}
+	return nil
+}
+
 // SummarizeRobustness arranges per-cell accuracies into a table and averages
 // them. Every corruption must be given at every severity exactly once (the
 // mean over an incomplete grid would weight corruptions unequally), and
@@ -41,12 +79,8 @@ func SummarizeRobustness(cells []CorruptionAccuracy) (RobustnessSummary, error) 
 	corr := map[string]int{}
 	sev := map[int]int{}
 	for _, c := range cells {
-		if c.Corruption == "" {
-			return RobustnessSummary{}, fmt.Errorf("robustness: a result has an empty corruption name")
-		}
-		if math.IsNaN(c.Accuracy) || c.Accuracy < 0 || c.Accuracy > 1 {
-			return RobustnessSummary{}, fmt.Errorf("robustness: accuracy %v for %s at severity %d, want a fraction in [0, 1]",
-				c.Accuracy, c.Corruption, c.Severity)
+		if err := checkCell(c); err != nil {
+			return RobustnessSummary{}, err
 		}
 		corr[c.Corruption] = 0
 		sev[c.Severity] = 0

@@ -1,7 +1,9 @@
 // Package npy reads and writes NumPy's .npy array files (format versions
 // 1.0, 2.0 and 3.0, https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html)
-// and reads .npz archives of them, so that features and logits exported
-// from other frameworks can be analysed and losslab's can be exported.
+// and .npz archives of them, so that features and logits exported from
+// other frameworks can be analysed and losslab's can be exported. It is
+// losslab's one .npy/.npz API: dataset loaders (package data), corrupted
+// sets and caches use it too.
 //
 // Supported: C-order arrays of float32 and float64 (any number of axes) and
 // of signed or unsigned integers of 1, 2, 4 or 8 bytes, little- or
@@ -45,6 +47,23 @@ type Array struct {
 
 // Len is the number of elements the shape describes.
 func (a *Array) Len() int { return tensor.Numel(a.Shape) }
+
+// At returns element i (counting in the array's element order, C order for
+// arrays read from .npy files) as a float64, whatever the dtype: Float32,
+// Float64, Int or Uint8, the first that is non-nil. Int values beyond ±2⁵³
+// are rounded to the nearest float64. It panics, like a slice index, if i
+// is not in [0, number of elements held).
+func (a *Array) At(i int) float64 {
+	switch {
+	case a.Float32 != nil:
+		return float64(a.Float32[i])
+	case a.Float64 != nil:
+		return a.Float64[i]
+	case a.Uint8 != nil:
+		return float64(a.Uint8[i])
+	}
+	return float64(a.Int[i])
+}
 
 // FromTensor wraps a float32 tensor (not copied) as an array of dtype "<f4".
 func FromTensor(t *tensor.Tensor) *Array {
@@ -156,8 +175,9 @@ func ReadFile(path string) (*Array, error) {
 // Read reads one .npy array from r.
 func Read(r io.Reader) (*Array, error) { return decode(r, -1) }
 
-// ReadNPZ reads every array of a .npz archive (as written by numpy.savez or
-// savez_compressed), keyed by member name without the ".npy" suffix.
+// ReadNPZ reads every array of a .npz archive (as written by numpy.savez,
+// numpy.savez_compressed or WriteNPZ; members stored or deflated), keyed by
+// member name without the ".npy" suffix. Errors name the file.
 func ReadNPZ(path string) (map[string]*Array, error) {
 	z, err := zip.OpenReader(path)
 	if err != nil {
@@ -635,6 +655,52 @@ func checkLen(n int, shape []int) error {
 // partial file under the final name.
 func WriteFile(path string, a *Array) error {
 	return atomicfile.Write(path, func(w io.Writer) error { return Write(w, a) })
+}
+
+// WriteNPZ writes arrays[i] as member names[i]+".npy" of a .npz archive at
+// path, in the order given, atomically like WriteFile. numpy.load and
+// ReadNPZ read it back, keyed by names.
+//
+// Members are stored uncompressed (zip.Store, like numpy.savez rather than
+// savez_compressed): reading them back costs no inflating, which matters
+// for the large image caches written with it (e.g. the decoded image-folder
+// cache of package data), and pixel arrays deflate poorly anyway.
+//
+// names must be non-empty, distinct and as many as arrays; every array must
+// be writable by Write. On any error path is left untouched.
+func WriteNPZ(path string, names []string, arrays []*Array) error {
+	if len(names) != len(arrays) {
+		return fmt.Errorf("writing %s: npy: %d names for %d arrays", path, len(names), len(arrays))
+	}
+	seen := make(map[string]bool, len(names))
+	for i, n := range names {
+		if n == "" {
+			return fmt.Errorf("writing %s: npy: array %d has an empty name", path, i)
+		}
+		if seen[n] {
+			return fmt.Errorf("writing %s: npy: name %q given twice", path, n)
+		}
+		seen[n] = true
+		if arrays[i] == nil {
+			return fmt.Errorf("writing %s: npy: array %q is nil", path, n)
+		}
+		if _, _, err := writeType(arrays[i]); err != nil {
+			return fmt.Errorf("writing %s: array %q: %w", path, n, err)
+		}
+	}
+	return atomicfile.Write(path, func(w io.Writer) error {
+		zw := zip.NewWriter(w)
+		for i, n := range names {
+			mw, err := zw.CreateHeader(&zip.FileHeader{Name: n + ".npy", Method: zip.Store})
+			if err != nil {
+				return err
+			}
+			if err := Write(mw, arrays[i]); err != nil {
+				return fmt.Errorf("array %q: %w", n, err)
+			}
+		}
+		return zw.Close()
+	})
 }
 
 // WriteMatrix writes a float32 tensor (any shape) to path as "<f4".

@@ -349,3 +349,270 @@ func equalF32(a, b []float32) bool {
 	}
 	return true
 }
+
+// TestAt reads element i as a float64 whatever the dtype, for arrays
+// decoded from every kind of stream and for arrays built by hand.
+func TestAt(t *testing.T) {
+	i2 := []byte{0xff, 0xff, 0x00, 0x80, 0x07, 0x00}
+	f4 := binary.LittleEndian.AppendUint32(nil, math.Float32bits(1.5))
+	f4 = binary.LittleEndian.AppendUint32(f4, math.Float32bits(-0.25))
+	f4 = binary.LittleEndian.AppendUint32(f4, math.Float32bits(float32(math.Inf(1))))
+	f8 := binary.BigEndian.AppendUint64(nil, math.Float64bits(0.1))
+	f8 = binary.BigEndian.AppendUint64(f8, math.Float64bits(-1e300))
+	f8 = binary.BigEndian.AppendUint64(f8, math.Float64bits(2))
+	u8 := binary.LittleEndian.AppendUint64(nil, 1<<53)
+	u8 = binary.LittleEndian.AppendUint64(u8, 0)
+	u8 = binary.LittleEndian.AppendUint64(u8, 42)
+	cases := []struct {
+		dtype string
+		data  []byte
+		want  []float64
+	}{
+		{"|u1", []byte{0, 200, 255}, []float64{0, 200, 255}},
+		{"<u1", []byte{9, 8, 7}, []float64{9, 8, 7}},
+		{"|i1", []byte{0x80, 0xff, 0x7f}, []float64{-128, -1, 127}},
+		{"<i2", i2, []float64{-1, -32768, 7}},
+		{"<u8", u8, []float64{1 << 53, 0, 42}},
+		{"<f4", f4, []float64{1.5, -0.25, math.Inf(1)}},
+		{">f8", f8, []float64{0.1, -1e300, 2}},
+	}
+	for _, c := range cases {
+		a, err := Read(bytes.NewReader(build(1, "{'descr': '"+c.dtype+"', 'fortran_order': False, 'shape': (3,), }", c.data)))
+		if err != nil {
+			t.Fatalf("%s: %v", c.dtype, err)
+		}
+		for i, w := range c.want {
+			if got := a.At(i); got != w {
+				t.Errorf("%s: At(%d) = %v, want %v", c.dtype, i, got, w)
+			}
+		}
+	}
+	// Hand-built arrays, 2-D, read in C order.
+	for _, a := range []*Array{
+		{Shape: []int{2, 2}, Float32: []float32{1, 2, 3, 4}},
+		{Shape: []int{2, 2}, Float64: []float64{1, 2, 3, 4}},
+		{Shape: []int{2, 2}, Int: []int64{1, 2, 3, 4}},
+		{Shape: []int{2, 2}, Uint8: []byte{1, 2, 3, 4}},
+		FromTensor(tensor.FromData([]float32{1, 2, 3, 4}, 2, 2)),
+	} {
+		for i := range a.Len() {
+			if got := a.At(i); got != float64(i+1) {
+				t.Errorf("%+v: At(%d) = %v, want %d", a, i, got, i+1)
+			}
+		}
+	}
+	// Int values beyond 2⁵³ round to the nearest float64.
+	if got := FromInts([]int{1<<53 + 1}).At(0); got != 1<<53 {
+		t.Errorf("At of 2⁵³+1 = %v, want 2⁵³", got)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("At(3) of a 3-element array did not panic")
+		}
+	}()
+	FromInts([]int{1, 2, 3}).At(3)
+}
+
+// TestFileTypesRoundTrip writes and reads back files of the dtypes the
+// dataset code uses: images as bytes ("|u1"), labels as "<i8", and a
+// hand-built big-endian float32 file in format 2.0.
+func TestFileTypesRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	pix := []byte{0, 1, 2, 250, 251, 255}
+	x := filepath.Join(dir, "x.npy")
+	if err := WriteFile(x, &Array{Shape: []int{1, 2, 3}, DType: "|u1", Uint8: pix}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ReadFile(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.DType != "|u1" || fmt.Sprint(a.Shape) != "[1 2 3]" || !bytes.Equal(a.Uint8, pix) {
+		t.Fatalf("uint8 round trip: dtype %s shape %v data %v", a.DType, a.Shape, a.Uint8)
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, FromInts([]int{7, -2, 9})); err != nil {
+		t.Fatal(err)
+	}
+	if (buf.Len()-3*8)%64 != 0 {
+		t.Errorf("header of %d bytes is not padded to 64", buf.Len()-24)
+	}
+	y := filepath.Join(dir, "y.npy")
+	if err := WriteLabels(y, []int{7, -2, 9}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := ReadFile(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.DType != "<i8" || fmt.Sprint(b.Shape) != "[3]" || b.At(0) != 7 || b.At(1) != -2 || b.At(2) != 9 {
+		t.Fatalf("int64 round trip: dtype %s shape %v data %v", b.DType, b.Shape, b.Int)
+	}
+	body := binary.BigEndian.AppendUint32(nil, math.Float32bits(1.5))
+	body = binary.BigEndian.AppendUint32(body, math.Float32bits(-0.25))
+	z := filepath.Join(dir, "z.npy")
+	if err := os.WriteFile(z, build(2, "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := ReadFile(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DType != ">f4" || c.At(0) != 1.5 || c.At(1) != -0.25 {
+		t.Fatalf("big-endian float32: %s %v", c.DType, c.Float32)
+	}
+}
+
+// TestReadFileErrorsNameTheFile: every way a .npy file can be bad gives an
+// error naming the file and what is wrong.
+func TestReadFileErrorsNameTheFile(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	if err := Write(&buf, &Array{Shape: []int{2, 2}, Uint8: []byte{1, 2, 3, 4}}); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.Bytes()
+	cases := []struct {
+		file string
+		data []byte
+		want []string
+	}{
+		{"bad.npy", []byte("PK\x03\x04not numpy"), []string{"magic"}},
+		{"short.npy", good[:len(good)-1], []string{"needs 4 bytes", "file has 3"}},
+		{"hdr.npy", good[:20], []string{"truncated"}},
+		{"f.npy", bytes.Replace(good, []byte("False"), []byte("True "), 1), []string{"Fortran"}},
+		{"o.npy", bytes.Replace(good, []byte("'|u1'"), []byte("'|O1'"), 1), []string{"dtype"}},
+	}
+	for _, c := range cases {
+		path := filepath.Join(dir, c.file)
+		if err := os.WriteFile(path, c.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ReadFile(path)
+		if err == nil {
+			t.Errorf("%s: read without error", c.file)
+			continue
+		}
+		for _, w := range append([]string{path}, c.want...) {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not mention %q", c.file, err, w)
+			}
+		}
+	}
+	// The same stream cut short, read without a known size.
+	if _, err := Read(bytes.NewReader(good[:len(good)-1])); err == nil || !strings.Contains(err.Error(), "needs 4 bytes, got 3") {
+		t.Errorf("truncated stream: %v", err)
+	}
+}
+
+// TestWriteNPZ writes arrays of every dtype, reads them back with ReadNPZ,
+// checks that the members are stored uncompressed and in order, that
+// nothing but the archive is left in the folder, and that bad arguments,
+// truncated archives and corrupt members are errors naming the file.
+func TestWriteNPZ(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "arrays.npz")
+	names := []string{"x_train", "y_train", "feat", "probs", "small"}
+	arrays := []*Array{
+		{Shape: []int{2, 3, 2, 1}, DType: "|u1", Uint8: []byte{0, 1, 2, 3, 4, 5, 250, 251, 252, 253, 254, 255}},
+		FromInts([]int{3, -1, 7}),
+		FromTensor(tensor.FromData([]float32{1.5, -2, 0.25, 0, 3, -1e4}, 2, 3)),
+		{Shape: []int{2}, Float64: []float64{0.1, math.Inf(-1)}},
+		{Shape: []int{2, 1}, DType: "<i4", Int: []int64{-5, 1 << 30}},
+	}
+	if err := WriteNPZ(path, names, arrays); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadNPZ(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(names) {
+		t.Errorf("read %d arrays, want %d", len(got), len(names))
+	}
+	for i, n := range names {
+		a, w := got[n], arrays[i]
+		if a == nil {
+			t.Errorf("%s: missing", n)
+			continue
+		}
+		wantType, _, _ := writeType(w)
+		if a.DType != wantType || fmt.Sprint(a.Shape) != fmt.Sprint(w.Shape) || a.Len() != w.Len() {
+			t.Errorf("%s: read %s %v, want %s %v", n, a.DType, a.Shape, wantType, w.Shape)
+			continue
+		}
+		for j := range w.Len() {
+			if a.At(j) != w.At(j) {
+				t.Errorf("%s: element %d = %v, want %v", n, j, a.At(j), w.At(j))
+			}
+		}
+	}
+	if !bytes.Equal(got["x_train"].Uint8, arrays[0].Uint8) {
+		t.Errorf("uint8 array read as %v", got["x_train"].Uint8)
+	}
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range z.File {
+		if f.Method != zip.Store {
+			t.Errorf("member %s has method %d, want %d (stored)", f.Name, f.Method, zip.Store)
+		}
+		if i < len(names) && f.Name != names[i]+".npy" {
+			t.Errorf("member %d is %s, want %s.npy", i, f.Name, names[i])
+		}
+		if f.CompressedSize64 != f.UncompressedSize64 {
+			t.Errorf("member %s: %d bytes stored for %d", f.Name, f.CompressedSize64, f.UncompressedSize64)
+		}
+	}
+	z.Close()
+
+	// Bad arguments are refused before anything is written, and leave an
+	// existing archive untouched.
+	before, _ := os.ReadFile(path)
+	for _, c := range []struct {
+		names  []string
+		arrays []*Array
+		want   string
+	}{
+		{[]string{"a"}, nil, "1 names for 0 arrays"},
+		{[]string{"a", "a"}, []*Array{FromInts([]int{1}), FromInts([]int{2})}, `"a" given twice`},
+		{[]string{""}, []*Array{FromInts([]int{1})}, "empty name"},
+		{[]string{"a"}, []*Array{nil}, "nil"},
+		{[]string{"ok", "bad"}, []*Array{FromInts([]int{1}), {Shape: []int{2, 2}, Float32: []float32{1}}}, `"bad"`},
+	} {
+		err := WriteNPZ(path, c.names, c.arrays)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("WriteNPZ(%q): error %v, want one naming %s and containing %q", c.names, err, path, c.want)
+		}
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("a failed WriteNPZ changed the existing archive")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("folder holds %d entries, want only arrays.npz (no temporary files)", len(entries))
+	}
+	// An empty archive is valid.
+	empty := filepath.Join(dir, "empty.npz")
+	if err := WriteNPZ(empty, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := ReadNPZ(empty); err != nil || len(m) != 0 {
+		t.Errorf("empty archive read as %v, %v", m, err)
+	}
+
+	// Truncated archives and corrupt members name the file.
+	cut := filepath.Join(dir, "cut.npz")
+	os.WriteFile(cut, before[:len(before)-40], 0o644)
+	if _, err := ReadNPZ(cut); err == nil || !strings.Contains(err.Error(), cut) {
+		t.Errorf("truncated archive: error %v, want one naming %s", err, cut)
+	}
+	bad := filepath.Join(dir, "bad.npz")
+	os.WriteFile(bad, bytes.Replace(before, []byte("\x93NUMPY"), []byte("\x93NUMPZ"), 1), 0o644)
+	if _, err := ReadNPZ(bad); err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), `"x_train.npy"`) || !strings.Contains(err.Error(), "magic") {
+		t.Errorf("corrupt member: error %v, want one naming %s, the member and the magic string", err, bad)
+	}
+	if _, err := ReadNPZ(filepath.Join(dir, "missing.npz")); err == nil || !strings.Contains(err.Error(), "missing.npz") {
+		t.Errorf("missing archive: %v", err)
+	}
+}

@@ -1,6 +1,6 @@
 // Package objective holds the nine training objectives compared by the study
 // (Kornblith et al., "Why Do Better Loss Functions Lead to Less Transferable
-// Features?", NeurIPS 2021; /work/shared/spec/STUDY.md), each registered by
+// Features?", NeurIPS 2021; docs/definitions.md#objectives), each registered by
 // name, and the rules for stacking them.
 //
 // An objective has up to three parts, and the training loop drives each:
@@ -25,7 +25,7 @@
 //
 // New builds an objective by name, or a stack such as
 // "label_smoothing+dropout+logit_penalty" (rules at Compose), with these
-// hyperparameter keys and defaults (STUDY.md's table):
+// hyperparameter keys and defaults (docs/definitions.md#objectives):
 //
 //	softmax               —
 //	label_smoothing       alpha 0.1, rescale 1

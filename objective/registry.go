@@ -32,7 +32,7 @@ func (r Role) String() string {
 type Info struct {
 	Name    string
 	Role    Role
-	Formula string             // the per-example loss, as in STUDY.md
+	Formula string             // the per-example loss (docs/definitions.md#objectives)
 	Default map[string]float64 // every valid hyperparameter key with its default
 }
 
@@ -185,11 +185,45 @@ func (e *entry) keys() []string {
 	return keys
 }
 
-func (e *entry) validKeysText() string {
-	if len(e.params) == 0 {
-		return e.name + " takes no hyperparameters"
+// UnknownHyperparameterError is the error of New for a hyperparameter key
+// that the objective does not accept (for a stack: that no part accepts, or
+// that the part it is qualified with does not). Its message lists the valid
+// keys.
+type UnknownHyperparameterError struct {
+	// Objective is the objective the key was given to: a registered name,
+	// or the "+"-joined stack for a plain key that no part accepts.
+	Objective string
+	// Key is the unknown key, without its part qualifier.
+	Key string
+	// Valid lists the keys Objective accepts, in registry order; for a
+	// stack, each qualified by its part ("label_smoothing.alpha").
+	Valid []string
+
+	stack bool // Objective is a stack: Valid are qualified keys
+}
+
+func (e *UnknownHyperparameterError) Error() string {
+	if e.stack {
+		list := "none"
+		if len(e.Valid) > 0 {
+			keys := make([]string, len(e.Valid))
+			for i, q := range e.Valid {
+				part, key, _ := strings.Cut(q, ".")
+				keys[i] = key + " (" + part + ")"
+			}
+			list = strings.Join(keys, ", ")
+		}
+		return fmt.Sprintf("objective %s: unknown hyperparameter %q; valid keys: %s", e.Objective, e.Key, list)
 	}
-	return "valid keys for " + e.name + ": " + strings.Join(e.keys(), ", ")
+	if len(e.Valid) == 0 {
+		return fmt.Sprintf("objective %s: unknown hyperparameter %q; %s takes no hyperparameters", e.Objective, e.Key, e.Objective)
+	}
+	return fmt.Sprintf("objective %s: unknown hyperparameter %q; valid keys for %s: %s", e.Objective, e.Key, e.Objective, strings.Join(e.Valid, ", "))
+}
+
+// unknownKey is the error for a key that e does not accept.
+func (e *entry) unknownKey(key string) error {
+	return &UnknownHyperparameterError{Objective: e.name, Key: key, Valid: e.keys()}
 }
 
 func (e *entry) hasKey(key string) bool {
@@ -210,7 +244,7 @@ func (e *entry) resolve(given map[string]float64) (map[string]float64, error) {
 	}
 	for _, key := range sortedKeys(given) {
 		if !e.hasKey(key) {
-			return nil, fmt.Errorf("objective %s: unknown hyperparameter %q; %s", e.name, key, e.validKeysText())
+			return nil, e.unknownKey(key)
 		}
 		p[key] = given[key]
 	}
@@ -244,7 +278,7 @@ func sortedKeys(m map[string]float64) []string {
 // rules). In a stack, a key may be given plainly ("alpha") when exactly one
 // part accepts it, or qualified by the part's name ("label_smoothing.alpha").
 // Unknown names, unknown keys and out-of-range values are errors that list
-// what is valid.
+// what is valid; an unknown key is an *UnknownHyperparameterError.
 func New(name string, params map[string]float64) (Objective, error) {
 	names := strings.Split(name, "+")
 	for i := range names {
@@ -301,7 +335,7 @@ func assignKey(key string, names []string, entries []*entry) (part int, plain st
 		for i, n := range names {
 			if n == q {
 				if !entries[i].hasKey(k) {
-					return 0, "", fmt.Errorf("objective %s: unknown hyperparameter %q; %s", n, k, entries[i].validKeysText())
+					return 0, "", entries[i].unknownKey(k)
 				}
 				return i, k, nil
 			}
@@ -321,14 +355,10 @@ func assignKey(key string, names []string, entries []*entry) (part int, plain st
 		var valid []string
 		for i, e := range entries {
 			for _, k := range e.keys() {
-				valid = append(valid, k+" ("+names[i]+")")
+				valid = append(valid, names[i]+"."+k)
 			}
 		}
-		list := "none"
-		if len(valid) > 0 {
-			list = strings.Join(valid, ", ")
-		}
-		return 0, "", fmt.Errorf("objective %s: unknown hyperparameter %q; valid keys: %s", strings.Join(names, "+"), key, list)
+		return 0, "", &UnknownHyperparameterError{Objective: strings.Join(names, "+"), Key: key, Valid: valid, stack: true}
 	default:
 		return 0, "", fmt.Errorf("objective %s: hyperparameter %q is accepted by %s and %s; qualify it, e.g. %q",
 			strings.Join(names, "+"), key, names[owners[0]], names[owners[1]], names[owners[0]]+"."+key)

@@ -15,7 +15,7 @@ func TestNamesAndDefaults(t *testing.T) {
 	if got := Names(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
-	// The defaults of STUDY.md's table.
+	// The paper's defaults (docs/definitions.md#objectives).
 	defaults := map[string]map[string]float64{
 		"softmax":              {},
 		"label_smoothing":      {"alpha": 0.1, "rescale": 1},

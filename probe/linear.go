@@ -77,7 +77,7 @@ type Result struct {
 // Selection names the λ selection rule, for reports.
 const Selection = "highest validation accuracy; ties: lower validation cross-entropy, then larger lambda"
 
-// LinearProbe fits the study's linear probe on frozen features (STUDY.md,
+// LinearProbe fits the study's linear probe on frozen features (docs/definitions.md,
 // "Transfer"): multinomial logistic regression minimising
 //
 //	(1/n)·Σ_i −log softmax(W·s(x_i) + b)_{y_i} + (λ/2)·‖W‖²_F
@@ -97,121 +97,204 @@ const Selection = "highest validation accuracy; ties: lower validation cross-ent
 // with different feature widths, a label count that does not match the
 // rows, negative labels, NaN or infinite features, a bad λ grid.
 func LinearProbe(train, test Data, cfg Config) (Result, error) {
-	lambdas := cfg.Lambdas
-	if lambdas == nil {
-		lambdas = DefaultLambdas
-	}
-	if len(lambdas) == 0 {
-		return Result{}, fmt.Errorf("linear probe: empty lambda grid")
-	}
-	for _, l := range lambdas {
-		if !(l > 0) || math.IsInf(l, 0) {
-			return Result{}, fmt.Errorf("linear probe: lambda %v in the grid, want finite values > 0", l)
-		}
-	}
-	refine := cfg.RefineSteps
-	if refine == 0 {
-		refine = 2
+	lambdas, refine, err := probeGrid(cfg)
+	if err != nil {
+		return Result{}, err
 	}
 	classes, err := checkSets("linear probe", train, test, cfg.Validation)
 	if err != nil {
 		return Result{}, err
 	}
 	dim := train.X.Shape[1]
-
-	// The search split, standardised with the statistics of its training part.
-	var trainRows, valRows []int
-	var xTrain, xVal *tensor.Tensor
-	var yTrain, yVal []int
-	if cfg.Validation != nil {
-		trainRows = seq(train.X.Shape[0])
-		mean, scale := standardisation(train.X, trainRows)
-		xTrain = standardise(train.X, mean, scale)
-		xVal = standardise(cfg.Validation.X, mean, scale)
-		yTrain, yVal = train.Y, cfg.Validation.Y
-	} else {
-		frac := cfg.ValFraction
-		if frac == 0 {
-			frac = 0.2
-		}
-		if !(frac > 0 && frac < 1) {
-			return Result{}, fmt.Errorf("linear probe: validation fraction %v, want a value in (0, 1)", frac)
-		}
-		n := train.X.Shape[0]
-		nVal := int(math.Round(frac * float64(n)))
-		if nVal < 1 || nVal > n-1 {
-			return Result{}, fmt.Errorf("linear probe: validation fraction %v of %d examples leaves %d for validation and %d for training; want at least 1 each",
-				frac, n, nVal, n-nVal)
-		}
-		perm := rand.New(rand.NewPCG(cfg.Seed, 0x70726f6265)).Perm(n)
-		valRows, trainRows = perm[:nVal], perm[nVal:]
-		sort.Ints(valRows)
-		sort.Ints(trainRows)
-		mean, scale := standardisation(train.X, trainRows)
-		xTrain = gatherStandardised(train.X, trainRows, mean, scale)
-		xVal = gatherStandardised(train.X, valRows, mean, scale)
-		yTrain, yVal = pick(train.Y, trainRows), pick(train.Y, valRows)
+	split, err := searchSplit(train, cfg)
+	if err != nil {
+		return Result{}, err
 	}
+	s, err := searchLambda(split, dim, classes, lambdas, refine, cfg.Fit)
+	if err != nil {
+		return Result{}, err
+	}
+	model, refit, err := refitProbe(train, cfg.Validation, dim, classes, s.best.Lambda, s.solutions[s.best.Lambda], cfg.Fit)
+	if err != nil {
+		return Result{}, err
+	}
+	acc, perClass, err := evaluateProbe(model, test, classes)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{
+		Accuracy: acc, MeanPerClassAccuracy: perClass,
+		Lambda: s.best.Lambda, ValAccuracy: s.best.ValAccuracy,
+		Classes: classes, Train: len(split.yTrain), Val: len(split.yVal), Test: len(test.Y),
+		Search: s.scores, Refit: refit,
+		Objective: Objective, Standardisation: Standardisation, Selection: Selection,
+		Model: model,
+	}, nil
+}
 
-	obj := newLogisticObjective(xTrain.Data, yTrain, len(yTrain), dim, classes)
-	solutions := map[float64][]float64{}
-	var search []LambdaScore
-	fitAt := func(lambda float64, init []float64, refined bool) error {
-		params, info, err := obj.fit(lambda, init, cfg.Fit)
-		if err != nil {
-			return err
+// probeGrid returns cfg's λ grid (DefaultLambdas when unset) and its
+// number of refinement steps (2 when unset), or an error for an empty grid
+// or a value that is not finite and positive.
+func probeGrid(cfg Config) (lambdas []float64, refine int, err error) {
+	lambdas = cfg.Lambdas
+	if lambdas == nil {
+		lambdas = DefaultLambdas
+	}
+	if len(lambdas) == 0 {
+		return nil, 0, fmt.Errorf("linear probe: empty lambda grid")
+	}
+	for _, l := range lambdas {
+		if !(l > 0) || math.IsInf(l, 0) {
+			return nil, 0, fmt.Errorf("linear probe: lambda %v in the grid, want finite values > 0", l)
 		}
-		acc, loss := scoreParams(params, xVal, yVal, classes)
-		solutions[lambda] = params
-		search = append(search, LambdaScore{Lambda: lambda, ValAccuracy: acc, ValLoss: loss, Refined: refined, Fit: info})
-		return nil
+	}
+	refine = cfg.RefineSteps
+	if refine == 0 {
+		refine = 2
+	}
+	return lambdas, refine, nil
+}
+
+// splitData is the data of the λ search: the examples fitted and those
+// that score each fit, both standardised with the statistics of the fitted
+// part.
+type splitData struct {
+	xTrain, xVal *tensor.Tensor
+	yTrain, yVal []int
+}
+
+// searchSplit returns the λ search's data: train against cfg.Validation
+// when it is set, otherwise a split of train holding out cfg.ValFraction
+// of it (default 0.2), drawn by a permutation seeded with cfg.Seed, each
+// part in row order.
+func searchSplit(train Data, cfg Config) (splitData, error) {
+	var d splitData
+	if cfg.Validation != nil {
+		trainRows := seq(train.X.Shape[0])
+		mean, scale := standardisation(train.X, trainRows)
+		d.xTrain = standardise(train.X, mean, scale)
+		d.xVal = standardise(cfg.Validation.X, mean, scale)
+		d.yTrain, d.yVal = train.Y, cfg.Validation.Y
+		return d, nil
+	}
+	frac := cfg.ValFraction
+	if frac == 0 {
+		frac = 0.2
+	}
+	if !(frac > 0 && frac < 1) {
+		return splitData{}, fmt.Errorf("linear probe: validation fraction %v, want a value in (0, 1)", frac)
+	}
+	n := train.X.Shape[0]
+	nVal := int(math.Round(frac * float64(n)))
+	if nVal < 1 || nVal > n-1 {
+		return splitData{}, fmt.Errorf("linear probe: validation fraction %v of %d examples leaves %d for validation and %d for training; want at least 1 each",
+			frac, n, nVal, n-nVal)
+	}
+	perm := rand.New(rand.NewPCG(cfg.Seed, 0x70726f6265)).Perm(n)
+	valRows, trainRows := perm[:nVal], perm[nVal:]
+	sort.Ints(valRows)
+	sort.Ints(trainRows)
+	mean, scale := standardisation(train.X, trainRows)
+	d.xTrain = gatherStandardised(train.X, trainRows, mean, scale)
+	d.xVal = gatherStandardised(train.X, valRows, mean, scale)
+	d.yTrain, d.yVal = pick(train.Y, trainRows), pick(train.Y, valRows)
+	return d, nil
+}
+
+// lambdaSearch is the state of the λ search: every fit's parameters by λ,
+// and its scores in the order fitted.
+type lambdaSearch struct {
+	obj       *logisticObjective
+	xVal      *tensor.Tensor
+	yVal      []int
+	classes   int
+	opts      FitOptions
+	solutions map[float64][]float64
+	scores    []LambdaScore
+	best      LambdaScore // by Selection, set by searchLambda
+}
+
+// fitAt fits at lambda from init (nil: zeros), scores the fit on the
+// validation set and records both.
+func (s *lambdaSearch) fitAt(lambda float64, init []float64, refined bool) error {
+	params, info, err := s.obj.fit(lambda, init, s.opts)
+	if err != nil {
+		return err
+	}
+	acc, loss := scoreParams(params, s.xVal, s.yVal, s.classes)
+	s.solutions[lambda] = params
+	s.scores = append(s.scores, LambdaScore{Lambda: lambda, ValAccuracy: acc, ValLoss: loss, Refined: refined, Fit: info})
+	return nil
+}
+
+// searchLambda fits the grid lambdas from the largest to the smallest
+// (duplicates once), each fit warm-started from the previous one, then the
+// refine points around the best of them (see refinePoints), each
+// warm-started from the nearest λ fitted so far, and chooses the best of
+// all by Selection.
+func searchLambda(d splitData, dim, classes int, lambdas []float64, refine int, opts FitOptions) (*lambdaSearch, error) {
+	s := &lambdaSearch{
+		obj:  newLogisticObjective(d.xTrain.Data, d.yTrain, len(d.yTrain), dim, classes),
+		xVal: d.xVal, yVal: d.yVal, classes: classes, opts: opts,
+		solutions: map[float64][]float64{},
 	}
 	grid := append([]float64(nil), lambdas...)
 	sort.Sort(sort.Reverse(sort.Float64Slice(grid)))
 	grid = dedupe(grid)
 	var prev []float64
 	for _, l := range grid {
-		if err := fitAt(l, prev, false); err != nil {
-			return Result{}, err
+		if err := s.fitAt(l, prev, false); err != nil {
+			return nil, err
 		}
-		prev = solutions[l]
+		prev = s.solutions[l]
 	}
-	best := bestScore(search)
+	s.best = bestScore(s.scores)
 	if refine > 0 {
-		var extra []float64
-		i := sort.Search(len(grid), func(i int) bool { return grid[i] <= best.Lambda })
-		for _, j := range []int{i - 1, i + 1} {
-			if j < 0 || j >= len(grid) {
-				continue
-			}
-			for s := 1; s <= refine; s++ {
-				extra = append(extra, best.Lambda*math.Pow(grid[j]/best.Lambda, float64(s)/float64(refine+1)))
+		for _, l := range refinePoints(grid, s.best.Lambda, refine) {
+			if err := s.fitAt(l, s.solutions[nearest(s.solutions, l)], true); err != nil {
+				return nil, err
 			}
 		}
-		sort.Sort(sort.Reverse(sort.Float64Slice(extra)))
-		for _, l := range extra {
-			if err := fitAt(l, solutions[nearest(solutions, l)], true); err != nil {
-				return Result{}, err
-			}
-		}
-		best = bestScore(search)
+		s.best = bestScore(s.scores)
 	}
+	return s, nil
+}
 
-	// Refit on train + validation, standardised with their joint statistics.
+// refinePoints returns, largest first, the refine points inserted
+// log-evenly between best and each of its neighbours in grid (sorted
+// descending, without duplicates).
+func refinePoints(grid []float64, best float64, refine int) []float64 {
+	var extra []float64
+	i := sort.Search(len(grid), func(i int) bool { return grid[i] <= best })
+	for _, j := range []int{i - 1, i + 1} {
+		if j < 0 || j >= len(grid) {
+			continue
+		}
+		for s := 1; s <= refine; s++ {
+			extra = append(extra, best*math.Pow(grid[j]/best, float64(s)/float64(refine+1)))
+		}
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(extra)))
+	return extra
+}
+
+// refitProbe fits the final model at lambda, from init, on train and val
+// (when set) together, standardised with their joint statistics.
+func refitProbe(train Data, val *Data, dim, classes int, lambda float64, init []float64, opts FitOptions) (*Logistic, FitInfo, error) {
 	var xAll *tensor.Tensor
 	var yAll []int
-	if cfg.Validation != nil {
-		xAll = concatRows(train.X, cfg.Validation.X)
-		yAll = append(append([]int(nil), train.Y...), cfg.Validation.Y...)
+	if val != nil {
+		xAll = concatRows(train.X, val.X)
+		yAll = append(append([]int(nil), train.Y...), val.Y...)
 	} else {
 		xAll, yAll = train.X, train.Y
 	}
 	mean, scale := standardisation(xAll, seq(xAll.Shape[0]))
 	xs := standardise(xAll, mean, scale)
 	full := newLogisticObjective(xs.Data, yAll, len(yAll), dim, classes)
-	params, refit, err := full.fit(best.Lambda, solutions[best.Lambda], cfg.Fit)
+	params, info, err := full.fit(lambda, init, opts)
 	if err != nil {
-		return Result{}, err
+		return nil, FitInfo{}, err
 	}
 	model := &Logistic{Classes: classes, Dim: dim, W: make([]float32, classes*dim), B: make([]float32, classes), Mean: mean, Scale: scale}
 	for i := range model.W {
@@ -220,19 +303,18 @@ func LinearProbe(train, test Data, cfg Config) (Result, error) {
 	for k := range model.B {
 		model.B[k] = float32(params[classes*dim+k])
 	}
+	return model, info, nil
+}
+
+// evaluateProbe returns the model's top-1 and mean per-class accuracy on
+// test (see accuracies).
+func evaluateProbe(model *Logistic, test Data, classes int) (acc, meanPerClass float64, err error) {
 	pred, err := model.Predict(test.X)
 	if err != nil {
-		return Result{}, err
+		return 0, 0, err
 	}
-	acc, perClass := accuracies(pred, test.Y, classes)
-	return Result{
-		Accuracy: acc, MeanPerClassAccuracy: perClass,
-		Lambda: best.Lambda, ValAccuracy: best.ValAccuracy,
-		Classes: classes, Train: len(yTrain), Val: len(yVal), Test: len(test.Y),
-		Search: search, Refit: refit,
-		Objective: Objective, Standardisation: Standardisation, Selection: Selection,
-		Model: model,
-	}, nil
+	acc, meanPerClass = accuracies(pred, test.Y, classes)
+	return acc, meanPerClass, nil
 }
 
 // checkSets validates the sets and returns the number of classes.

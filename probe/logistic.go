@@ -1,7 +1,7 @@
 // Package probe measures how well frozen features transfer: an
 // L2-regularised multinomial logistic-regression probe fitted with L-BFGS,
 // its regulariser chosen on a validation split, and a cosine k-nearest-
-// neighbour probe (STUDY.md, "Transfer"). Features are plain matrices
+// neighbour probe (docs/definitions.md#transfer). Features are plain matrices
 // [examples, features] (float32, row-major), so features exported from any
 // framework are probed the same way.
 package probe

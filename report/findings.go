@@ -15,8 +15,9 @@ const (
 	NotTested    = "not tested"
 )
 
-// Finding is the verdict on one of STUDY.md's claims, with the numbers and
-// the rule that decided it.
+// Finding is the verdict on one of the paper's claims (docs/definitions.md,
+// "The claims the study tests"), with the numbers and the rule that
+// decided it.
 type Finding struct {
 	Claim   int
 	Title   string
@@ -35,12 +36,21 @@ func f4(v float64) string {
 // stated in the detail text.
 func (b *builder) Findings() []Finding {
 	ref := b.reference()
-	var out []Finding
+	better, sig := b.beatReference(ref)
+	return []Finding{
+		b.claim1(ref, better, sig),
+		b.claim2(),
+		b.claim3(ref),
+		b.claim4(ref, better),
+		b.claim5(),
+	}
+}
 
-	// Claim 1.
+// beatReference returns, in variant order, the variants whose mean top-1
+// is above ref's, and how many of them differ from ref with Welch p < 0.05.
+// Claims 1 and 4 share it.
+func (b *builder) beatReference(ref string) (better []string, sig int) {
 	refTop1 := b.mean(ref, "test_top1")
-	var better []string
-	var sig int
 	for _, v := range b.variants {
 		if v == ref || len(b.get(v, "test_top1")) == 0 {
 			continue
@@ -52,6 +62,13 @@ func (b *builder) Findings() []Finding {
 			}
 		}
 	}
+	return better, sig
+}
+
+// claim1 checks that several objectives beat ref on accuracy but none is
+// best at top-1, ECE and corrupted accuracy at once.
+func (b *builder) claim1(ref string, better []string, sig int) Finding {
+	refTop1 := b.mean(ref, "test_top1")
 	bestTop1 := b.best("test_top1", true)
 	bestECE := b.best("test_ece", false)
 	bestRob := b.best("corrupted_mean_accuracy", true)
@@ -70,34 +87,42 @@ func (b *builder) Findings() []Finding {
 	default:
 		f.Verdict = NotSupported
 	}
-	out = append(out, f)
+	return f
+}
 
-	// Claim 2.
-	f = Finding{Claim: 2, Title: "Objectives make different predictions; mixing objectives in ensembles does not help"}
-	if p := b.an.Predictions; p != nil {
-		ds, dc, _, _ := pairStats(p.Models, p.Disagreement)
-		es, ec, _, _ := pairStats(p.Models, p.PairEnsemble)
-		f.Detail = fmt.Sprintf("Disagreement: %s%% within an objective, %s%% across objectives. Two-model ensembles: %s%% same objective, %s%% mixed. Rule: supported when cross-objective disagreement exceeds within-objective disagreement and mixed ensembles are not more accurate than same-objective ones; partly when only one holds. Input regularizers (mixup, AutoAugment) are not tested by this study unless its recipe sets them.",
-			pct(ds), pct(dc), pct(es), pct(ec))
-		a, c := dc > ds, ec <= es
-		switch {
-		case math.IsNaN(ds) || math.IsNaN(es):
-			f.Verdict = NotTested
-			f.Detail += " (needs at least two seeds per objective)"
-		case a && c:
-			f.Verdict = Supported
-		case a || c:
-			f.Verdict = Partly
-		default:
-			f.Verdict = NotSupported
-		}
-	} else {
+// claim2 checks that objectives disagree more across than within, and
+// that mixed-objective ensembles are no more accurate than same-objective
+// ones.
+func (b *builder) claim2() Finding {
+	f := Finding{Claim: 2, Title: "Objectives make different predictions; mixing objectives in ensembles does not help"}
+	p := b.an.Predictions
+	if p == nil {
 		f.Verdict, f.Detail = NotTested, "The predictions analysis did not run."
+		return f
 	}
-	out = append(out, f)
+	ds, dc, _, _ := pairStats(p.Models, p.Disagreement)
+	es, ec, _, _ := pairStats(p.Models, p.PairEnsemble)
+	f.Detail = fmt.Sprintf("Disagreement: %s%% within an objective, %s%% across objectives. Two-model ensembles: %s%% same objective, %s%% mixed. Rule: supported when cross-objective disagreement exceeds within-objective disagreement and mixed ensembles are not more accurate than same-objective ones; partly when only one holds. Input regularizers (mixup, AutoAugment) are not tested by this study unless its recipe sets them.",
+		pct(ds), pct(dc), pct(es), pct(ec))
+	a, c := dc > ds, ec <= es
+	switch {
+	case math.IsNaN(ds) || math.IsNaN(es):
+		f.Verdict = NotTested
+		f.Detail += " (needs at least two seeds per objective)"
+	case a && c:
+		f.Verdict = Supported
+	case a || c:
+		f.Verdict = Partly
+	default:
+		f.Verdict = NotSupported
+	}
+	return f
+}
 
-	// Claim 3.
-	f = Finding{Claim: 3, Title: "Representations differ only near the output"}
+// claim3 checks that CKA with ref is high at the first layer and drops by
+// the penultimate one.
+func (b *builder) claim3(ref string) Finding {
+	f := Finding{Claim: 3, Title: "Representations differ only near the output"}
 	if c := b.an.CKA; c != nil && len(c.Layers) >= 2 {
 		cross, _ := b.ckaCurves(c)
 		L := len(c.Layers)
@@ -126,10 +151,14 @@ func (b *builder) Findings() []Finding {
 	if f.Verdict == "" {
 		f.Verdict, f.Detail = NotTested, "No CKA between different objectives."
 	}
-	out = append(out, f)
+	return f
+}
 
-	// Claim 4.
-	f = Finding{Claim: 4, Title: "Better objectives separate classes more, and transfer worse"}
+// claim4 checks that the objectives in better (those beating ref on
+// top-1) raise R², and that R² goes with top-1 and against transfer; the
+// detail adds the fine-tuning spread, which does not enter the verdict.
+func (b *builder) claim4(ref string, better []string) Finding {
+	f := Finding{Claim: 4, Title: "Better objectives separate classes more, and transfer worse"}
 	refR2 := b.mean(ref, "r2")
 	var raised []string
 	for _, v := range better {
@@ -168,10 +197,14 @@ func (b *builder) Findings() []Finding {
 	if math.IsNaN(refR2) {
 		f.Verdict = NotTested
 	}
-	out = append(out, f)
+	return f
+}
 
-	// Claim 5.
-	f = Finding{Claim: 5, Title: "Cosine-softmax temperature trades separation and accuracy against transfer; separation goes with sparsity"}
+// claim5 checks the cosine-softmax τ sweep: smaller τ separates classes
+// more and transfers worse, and separation goes with sparser penultimate
+// features.
+func (b *builder) claim5() Finding {
+	f := Finding{Claim: 5, Title: "Cosine-softmax temperature trades separation and accuracy against transfer; separation goes with sparsity"}
 	taus, r2, acc, tr := b.tauSweep()
 	cR2, cAccT := Pearson(taus, r2), Pearson(taus, acc)
 	cTr := math.NaN()
@@ -182,7 +215,7 @@ func (b *builder) Findings() []Finding {
 	cSp := Pearson(xs, ys)
 	f.Detail = fmt.Sprintf("Cosine-softmax τ sweep (%d values): Pearson correlation of τ with R² %s, with top-1 %s, with linear-probe transfer (%s) %s. Over all objectives, correlation of R² with the fraction of non-zero penultimate activations: %s. Rule: supported when smaller τ gives higher R² (correlation < 0) and better transfer with larger τ (> 0), and higher R² goes with sparser features (< 0); partly when some hold.",
 		len(taus), f4(cR2), f4(cAccT), orNA(b.firstTarget()), f4(cTr), f4(cSp))
-	conds = 0
+	conds := 0
 	if cR2 < 0 {
 		conds++
 	}
@@ -197,8 +230,7 @@ func (b *builder) Findings() []Finding {
 		f.Verdict = NotTested
 		f.Detail += " (needs at least three τ values)"
 	}
-	out = append(out, f)
-	return out
+	return f
 }
 
 func verdict(conds, of int) string {
@@ -301,7 +333,7 @@ func (b *builder) tauSweep() (taus, r2, acc, transfer []float64) {
 }
 
 func (b *builder) findings() []block {
-	bl := []block{{text: "Each claim of STUDY.md, checked against this run's numbers by the rule stated with it. Small studies (few seeds, short training) decide little: read the numbers, not only the verdicts."}}
+	bl := []block{{text: "Each claim of the paper (docs/definitions.md in the losslab repository), checked against this run's numbers by the rule stated with it. Small studies (few seeds, short training) decide little: read the numbers, not only the verdicts."}}
 	var rows [][]string
 	for _, f := range b.Findings() {
 		rows = append(rows, []string{strconv.Itoa(f.Claim), f.Title, f.Verdict})

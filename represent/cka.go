@@ -1,7 +1,7 @@
 // Package represent compares and summarises hidden representations:
 // linear CKA (plain, debiased and minibatch), layer × layer CKA matrices
 // between two networks, class separation R² and activation sparsity, as
-// defined by the study (/work/shared/spec/STUDY.md, "Metrics and analyses").
+// defined in docs/definitions.md (#cka, #class-separation, #sparsity).
 //
 // A representation is a plain matrix [examples, features] (float32,
 // row-major), the same examples in the same order for every representation

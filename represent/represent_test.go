@@ -426,8 +426,8 @@ func TestCKAMatrix(t *testing.T) {
 	}
 }
 
-// naiveSeparation evaluates STUDY.md's pairwise definition, with cos = 0
-// for a zero vector.
+// naiveSeparation evaluates the pairwise definition of class separation
+// (docs/definitions.md#class-separation), with cos = 0 for a zero vector.
 func naiveSeparation(x *tensor.Tensor, labels []int) (r2, within, total float64) {
 	n, p := x.Shape[0], x.Shape[1]
 	unit := make([][]float64, n)

@@ -8,8 +8,9 @@ import (
 )
 
 // Separation accumulates class separation R² (Kornblith et al. 2021, §4;
-// STUDY.md) over batches of features and labels, in memory O(classes ×
-// features): add batches with Add, read the result with Result.
+// docs/definitions.md#class-separation) over batches of features and
+// labels, in memory O(classes × features): add batches with Add, read the
+// result with Result.
 //
 // With cos(x, x') = x̂·x̂', x̂ = x/‖x‖, K classes that have examples and N_k
 // examples in class k,
@@ -156,7 +157,7 @@ func ClassSeparation(features *tensor.Tensor, labels []int) (SeparationResult, e
 
 // Activity accumulates, per layer, the fraction of activations that are
 // non-zero (for post-ReLU activations: positive), over batches: the
-// sparsity measure of the study (STUDY.md, "Sparsity"). NaN counts as
+// sparsity measure of the study (docs/definitions.md#sparsity). NaN counts as
 // non-zero.
 type Activity struct {
 	nonzero, total []int64

@@ -27,7 +27,7 @@ func TestExampleSpecsParse(t *testing.T) {
 		}
 		if s.Dataset == "cifar10" {
 			// Planning needs no data: missing targets become notes.
-			if _, err := NewPlan(s); err != nil {
+			if _, err := NewPlan(s, testDatasets); err != nil {
 				t.Errorf("%s: %v", f, err)
 			}
 		}

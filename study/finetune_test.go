@@ -15,11 +15,13 @@ import (
 	"github.com/losslab/losslab/train"
 )
 
-// mnist-reversed is a training dataset with MNIST's example shape but
+// testDatasets resolves the study tests' datasets: the catalogue's and
+// mnist-reversed, a training dataset with MNIST's example shape but
 // another task: the first digits with their labels reversed (9 − y).
-func init() {
-	train.RegisterDataset("mnist-reversed", func() (*data.Dataset, *data.Dataset, error) {
-		tr, te, err := train.LoadDataset("mnist")
+var testDatasets = func() *data.Resolver {
+	r := data.NewResolver()
+	err := r.Add("mnist-reversed", func() (*data.Dataset, *data.Dataset, error) {
+		tr, te, err := r.Load("mnist")
 		if err != nil {
 			return nil, nil, err
 		}
@@ -35,7 +37,11 @@ func init() {
 		}
 		return rev(tr, 400), rev(te, 200), nil
 	})
-}
+	if err != nil {
+		panic(err)
+	}
+	return r
+}()
 
 // TestFinetuneUnits plans and runs fine-tuning on a real target (a derived
 // one is skipped with a note): one unit per pretrained model, softmax
@@ -49,7 +55,7 @@ func TestFinetuneUnits(t *testing.T) {
 	s.Transfer = []string{"mnist-parity", "mnist-reversed"}
 	s.Corruptions = nil
 	s.Analyses = []string{"finetune"}
-	p, err := NewPlan(s)
+	p, err := NewPlan(s, testDatasets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +80,7 @@ func TestFinetuneUnits(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	if _, err := Run(context.Background(), s, Options{Dir: dir}); err != nil {
+	if _, err := Run(context.Background(), s, Options{Dir: dir, Datasets: testDatasets}); err != nil {
 		t.Fatal(err)
 	}
 	res := readResults(t, dir)
@@ -83,7 +89,7 @@ func TestFinetuneUnits(t *testing.T) {
 			t.Errorf("results.csv has %d finetune_%s_top1 rows, want 2:\n%s", n, target, res)
 		}
 	}
-	st := Store{Dir: filepath.Join(dir, "units")}
+	st := Store{Dir: filepath.Join(dir, "units"), Datasets: testDatasets}
 	for _, u := range ft {
 		var cfg train.Config
 		var src train.Result
@@ -122,7 +128,7 @@ func TestFinetuneTargets(t *testing.T) {
 	s.Seeds, s.Corruptions = []uint64{3}, nil
 	s.Transfer = []string{"mnist-parity", "mnist-reversed"}
 	s.FinetuneTargets = []string{"mnist-reversed"}
-	p, err := NewPlan(s)
+	p, err := NewPlan(s, testDatasets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +145,7 @@ func TestFinetuneTargets(t *testing.T) {
 		t.Errorf("%d fine-tuning units; want one per training run (%d)", n, len(p.TrainUnits()))
 	}
 	s.FinetuneTargets = []string{"fashion"}
-	if _, err := NewPlan(s); err == nil || !strings.Contains(err.Error(), `finetune_targets lists "fashion"`) {
+	if _, err := NewPlan(s, testDatasets); err == nil || !strings.Contains(err.Error(), `finetune_targets lists "fashion"`) {
 		t.Errorf("finetune_targets naming no transfer target: err = %v", err)
 	}
 }

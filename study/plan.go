@@ -105,12 +105,11 @@ func (p *Plan) Unit(id string) *Unit {
 
 // NewPlan turns a spec into units. Threads 0 in the recipe is resolved to
 // this machine's core count; the plan is stored with the study, so other
-// machines (Slurm tasks) run the same units.
-func NewPlan(s Spec) (*Plan, error) {
+// machines (Slurm tasks) run the same units. datasets resolves the spec's
+// dataset names (nil: data.Resolver's default); transfer targets that
+// cannot be loaded are left out with a note.
+func NewPlan(s Spec, datasets *data.Resolver) (*Plan, error) {
 	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	if err := registerDatasets(s); err != nil {
 		return nil, err
 	}
 	base, err := s.baseConfig()
@@ -121,125 +120,181 @@ func NewPlan(s Spec) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	source := holdoutName(s.Dataset, s.holdout())
-	p := &Plan{Study: s.Name, Spec: s}
-	add := func(u Unit) Unit {
-		u.address()
-		p.Units = append(p.Units, u)
-		return u
+	corruptions, err := s.corruptionNames()
+	if err != nil {
+		return nil, err
 	}
-	seeds := slices.Clone(s.Seeds)
-	slices.Sort(seeds)
+	pl := &planner{spec: s, datasets: datasets, plan: &Plan{Study: s.Name, Spec: s}}
+	if err := pl.models(base, vars); err != nil {
+		return nil, err
+	}
+	if s.analysis("probe") || s.analysis("knn") {
+		pl.transfer()
+	}
+	if s.analysis("finetune") {
+		if err := pl.finetune(base); err != nil {
+			return nil, err
+		}
+	}
+	if s.analysis("robustness") {
+		pl.robustness(corruptions)
+	}
+	if s.analysis("cka") && len(pl.trained) > 1 {
+		pl.cka(vars)
+	}
+	if s.analysis("predictions") && len(pl.trained) > 1 {
+		pl.predictions()
+	}
+	return pl.plan, nil
+}
 
-	type model struct {
-		train, eval, feat Unit
-	}
-	var models []model
+// planner builds a Plan unit by unit.
+type planner struct {
+	spec     Spec
+	datasets *data.Resolver
+	plan     *Plan
+	seeds    []uint64 // sorted
+	trained  []model  // variant-major, then seed
+}
+
+// model is the per-model units every analysis builds on.
+type model struct {
+	train, eval, feat Unit
+}
+
+// add addresses u and appends it to the plan.
+func (pl *planner) add(u Unit) Unit {
+	u.address()
+	pl.plan.Units = append(pl.plan.Units, u)
+	return u
+}
+
+func (pl *planner) note(n string) { pl.plan.Notes = append(pl.plan.Notes, n) }
+
+// about copies m's description (objective, hyperparameters, seed) onto u.
+func about(u Unit, m model) Unit {
+	u.Objective, u.Hyper, u.Seed = m.train.Objective, m.train.Hyper, m.train.Seed
+	return u
+}
+
+// models adds a training and an evaluation unit (and a feature unit for
+// CKA) per variant and seed. Training units train on the pretraining
+// dataset without its holdout split.
+func (pl *planner) models(base train.Config, vars []variant) error {
+	s := pl.spec
+	pl.seeds = slices.Clone(s.Seeds)
+	slices.Sort(pl.seeds)
+	source := data.HoldoutName(s.Dataset, s.holdout())
 	for _, v := range vars {
-		for _, seed := range seeds {
+		for _, seed := range pl.seeds {
 			c := base
 			c.Dataset, c.Objective, c.ObjectiveParams, c.Seed = source, v.Name, v.Params, seed
 			c = c.Resolved()
 			if err := c.Validate(); err != nil {
-				return nil, fmt.Errorf("study %s, objective %s %s, seed %d: %w", s.Name, v.Name, v.hyper(), seed, err)
+				return fmt.Errorf("study %s, objective %s %s, seed %d: %w", s.Name, v.Name, v.hyper(), seed, err)
 			}
 			meta := Unit{Objective: v.Name, Hyper: v.hyper(), Seed: seed}
 			tu := meta
 			tu.Kind, tu.Config = KindTrain, &c
-			tu = add(tu)
+			tu = pl.add(tu)
 			m := model{train: tu}
 			eu := meta
 			eu.Kind, eu.Deps, eu.Source, eu.Holdout = KindEvaluate, []string{tu.ID}, s.Dataset, s.holdout()
-			m.eval = add(eu)
+			m.eval = pl.add(eu)
 			if s.analysis("cka") {
 				fu := meta
 				fu.Kind, fu.Deps, fu.TestN = KindFeatures, []string{tu.ID}, s.featureExamples()
-				m.feat = add(fu)
+				m.feat = pl.add(fu)
 			}
-			models = append(models, m)
+			pl.trained = append(pl.trained, m)
 		}
 	}
+	return nil
+}
 
-	if s.analysis("probe") || s.analysis("knn") {
-		for _, target := range s.Transfer {
-			if note := targetMissing(target); note != "" {
-				p.Notes = append(p.Notes, note)
-				continue
-			}
-			for _, m := range models {
-				u := Unit{Kind: KindTransfer, Deps: []string{m.train.ID}, Target: target,
-					TrainN: s.transferTrain(), TestN: s.transferTest(),
-					Objective: m.train.Objective, Hyper: m.train.Hyper, Seed: m.train.Seed}
-				add(u)
-			}
+// transfer adds a probe unit per transfer target and model.
+func (pl *planner) transfer() {
+	s := pl.spec
+	for _, target := range s.Transfer {
+		if note := targetMissing(pl.datasets, target); note != "" {
+			pl.note(note)
+			continue
+		}
+		for _, m := range pl.trained {
+			pl.add(about(Unit{Kind: KindTransfer, Deps: []string{m.train.ID}, Target: target,
+				TrainN: s.transferTrain(), TestN: s.transferTest()}, m))
 		}
 	}
+}
 
-	if s.analysis("finetune") {
-		for _, target := range s.Transfer {
-			if len(s.FinetuneTargets) > 0 && !slices.Contains(s.FinetuneTargets, target) {
-				continue
+// finetune adds a fine-tuning unit per fine-tuning target and model.
+func (pl *planner) finetune(base train.Config) error {
+	s := pl.spec
+	for _, target := range s.Transfer {
+		if len(s.FinetuneTargets) > 0 && !slices.Contains(s.FinetuneTargets, target) {
+			continue
+		}
+		if note := finetuneTargetNote(pl.datasets, s.Dataset, target); note != "" {
+			pl.note(note)
+			continue
+		}
+		for _, m := range pl.trained {
+			c := finetuneConfig(s, base, target, m.train.Seed)
+			if err := c.Validate(); err != nil {
+				return fmt.Errorf("study %s, fine-tuning on %s: %w", s.Name, target, err)
 			}
-			if note := finetuneTargetNote(s.Dataset, target); note != "" {
-				p.Notes = append(p.Notes, note)
-				continue
-			}
-			for _, m := range models {
-				c := finetuneConfig(s, base, target, m.train.Seed)
-				if err := c.Validate(); err != nil {
-					return nil, fmt.Errorf("study %s, fine-tuning on %s: %w", s.Name, target, err)
-				}
-				add(Unit{Kind: KindFinetune, Deps: []string{m.train.ID}, Target: target, Config: &c,
-					Objective: m.train.Objective, Hyper: m.train.Hyper, Seed: m.train.Seed})
-			}
+			pl.add(about(Unit{Kind: KindFinetune, Deps: []string{m.train.ID}, Target: target, Config: &c}, m))
 		}
 	}
+	return nil
+}
 
-	names, _ := s.corruptionNames()
-	if s.analysis("robustness") && len(names) > 0 {
-		set := add(Unit{Kind: KindCorruptSet, Source: s.Dataset, TestN: s.corruptionExamples(), Corruptions: names})
-		for _, m := range models {
-			add(Unit{Kind: KindRobustness, Deps: []string{m.train.ID, set.ID}, TestN: s.corruptionExamples(),
-				Objective: m.train.Objective, Hyper: m.train.Hyper, Seed: m.train.Seed})
-		}
-	} else if s.analysis("robustness") {
-		p.Notes = append(p.Notes, "robustness: the spec lists no corruptions; skipped")
+// robustness adds the corrupted test subset and a robustness unit per
+// model.
+func (pl *planner) robustness(corruptions []string) {
+	s := pl.spec
+	if len(corruptions) == 0 {
+		pl.note("robustness: the spec lists no corruptions; skipped")
+		return
 	}
+	set := pl.add(Unit{Kind: KindCorruptSet, Source: s.Dataset, TestN: s.corruptionExamples(), Corruptions: corruptions})
+	for _, m := range pl.trained {
+		pl.add(about(Unit{Kind: KindRobustness, Deps: []string{m.train.ID, set.ID}, TestN: s.corruptionExamples()}, m))
+	}
+}
 
-	if s.analysis("cka") && len(models) > 1 {
-		// Pairs: each model against the reference variant (softmax, see
-		// referenceVariant) at the same seed, and the first two seeds of
-		// every variant against each other.
-		var deps []string
-		index := map[string]int{}
-		for _, m := range models {
-			index[m.feat.ID] = len(deps)
-			deps = append(deps, m.feat.ID)
-		}
-		var pairs [][2]int
-		perVar := len(seeds)
-		ref := referenceVariant(vars)
-		for vi := range vars {
-			for si := range seeds {
-				if vi != ref {
-					pairs = append(pairs, [2]int{ref*perVar + si, vi*perVar + si})
-				}
-			}
-			if perVar > 1 {
-				pairs = append(pairs, [2]int{vi * perVar, vi*perVar + 1})
+// cka adds the one CKA unit. Pairs: each model against the reference
+// variant (softmax, see referenceVariant) at the same seed, and the first
+// two seeds of every variant against each other.
+func (pl *planner) cka(vars []variant) {
+	var deps []string
+	for _, m := range pl.trained {
+		deps = append(deps, m.feat.ID)
+	}
+	var pairs [][2]int
+	perVar := len(pl.seeds)
+	ref := referenceVariant(vars)
+	for vi := range vars {
+		for si := range pl.seeds {
+			if vi != ref {
+				pairs = append(pairs, [2]int{ref*perVar + si, vi*perVar + si})
 			}
 		}
-		add(canonicalPairs(Unit{Kind: KindCKA, Deps: deps, Pairs: pairs}))
-	}
-	if s.analysis("predictions") && len(models) > 1 {
-		var deps []string
-		for _, m := range models {
-			deps = append(deps, m.eval.ID)
+		if perVar > 1 {
+			pairs = append(pairs, [2]int{vi * perVar, vi*perVar + 1})
 		}
-		slices.Sort(deps)
-		add(Unit{Kind: KindPredictions, Deps: deps})
 	}
-	return p, nil
+	pl.add(canonicalPairs(Unit{Kind: KindCKA, Deps: deps, Pairs: pairs}))
+}
+
+// predictions adds the one disagreement-and-ensembles unit.
+func (pl *planner) predictions() {
+	var deps []string
+	for _, m := range pl.trained {
+		deps = append(deps, m.eval.ID)
+	}
+	slices.Sort(deps)
+	pl.add(Unit{Kind: KindPredictions, Deps: deps})
 }
 
 // canonicalPairs sorts a CKA unit's deps and renumbers its pairs (each
@@ -271,8 +326,8 @@ func canonicalPairs(u Unit) Unit {
 
 // targetMissing returns a note when a transfer target cannot be loaded
 // without a download, or "" when it is available.
-func targetMissing(target string) string {
-	base, _ := derivedBase(target)
+func targetMissing(datasets *data.Resolver, target string) string {
+	base, _ := data.SplitDerived(target)
 	if base == "" {
 		base = target
 	}
@@ -282,10 +337,10 @@ func targetMissing(target string) string {
 		}
 		return ""
 	}
-	if slices.Contains(train.DatasetNames(), base) || data.IsPath(base) {
+	if datasets.Known(base) {
 		return ""
 	}
-	return fmt.Sprintf("transfer target %s: unknown dataset %s (known: %s; derived: NAME-%s); skipped", target, base, strings.Join(train.DatasetNames(), ", "), strings.Join(DerivedTasks, ", NAME-"))
+	return fmt.Sprintf("transfer target %s: unknown dataset %s (known: %s; derived: NAME-%s); skipped", target, base, strings.Join(datasets.Names(), ", "), strings.Join(data.DerivedTasks, ", NAME-"))
 }
 
 // referenceVariant is the index of the variant others are compared with:
@@ -334,20 +389,16 @@ func finetuneConfig(s Spec, base train.Config, target string, seed uint64) train
 
 // finetuneTargetNote returns a note when target cannot be fine-tuned on
 // from a model pretrained on source, or "" when it can: it must be a
-// dataset training can load (derived tasks are registered as datasets)
-// with the source's example shape.
-func finetuneTargetNote(source, target string) string {
-	if note := targetMissing(target); note != "" {
+// dataset with the source's example shape.
+func finetuneTargetNote(datasets *data.Resolver, source, target string) string {
+	if note := targetMissing(datasets, target); note != "" {
 		return "finetune: " + note
 	}
-	if !slices.Contains(train.DatasetNames(), target) && !data.IsPath(target) {
-		return fmt.Sprintf("finetune: transfer target %s is not a training dataset; skipped", target)
-	}
-	src, _, err := train.LoadDataset(source)
+	src, _, err := datasets.Load(source)
 	if err != nil {
 		return fmt.Sprintf("finetune: pretraining dataset %s: %v; skipped", source, err)
 	}
-	tr, _, err := train.LoadDataset(target)
+	tr, _, err := datasets.Load(target)
 	if err != nil {
 		return fmt.Sprintf("finetune: transfer target %s: %v; skipped", target, err)
 	}

@@ -43,7 +43,7 @@ func TestSlurmExecutor(t *testing.T) {
 	// Threads 1: the array tasks run side by side on the node.
 	s.Recipe["threads"] = 1
 	dir := t.TempDir()
-	p, err := NewPlan(s)
+	p, err := NewPlan(s, testDatasets)
 	if err != nil {
 		t.Fatal(err)
 	}

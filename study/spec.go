@@ -2,7 +2,7 @@ package study
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/data/corrupt"
 	"github.com/losslab/losslab/objective"
 	"github.com/losslab/losslab/train"
@@ -24,8 +25,9 @@ import (
 type Spec struct {
 	// Name names the study in its report and results.csv.
 	Name string `yaml:"name" json:"name"`
-	// Dataset and Model are the pretraining dataset and model
-	// (train.DatasetNames, nn.ModelNames).
+	// Dataset and Model are the pretraining dataset (a name data.Resolver
+	// resolves: a catalogue name, a derived task such as "mnist-lower", or
+	// a path) and model (nn.ModelNames).
 	Dataset string `yaml:"dataset" json:"dataset"`
 	Model   string `yaml:"model" json:"model"`
 	// Preset, if set, is the train preset the recipe starts from instead
@@ -43,8 +45,8 @@ type Spec struct {
 	Objectives []ObjectiveSpec `yaml:"objectives" json:"objectives"`
 	// Seeds are the training seeds of every objective.
 	Seeds []uint64 `yaml:"seeds" json:"seeds"`
-	// Transfer lists the transfer targets: dataset names (train.DatasetNames)
-	// or derived tasks (DerivedTasks), e.g. "fashion-mnist", "mnist-rot90".
+	// Transfer lists the transfer targets: dataset names or derived tasks
+	// (data.DerivedTasks), e.g. "fashion-mnist", "mnist-rot90".
 	Transfer []string `yaml:"transfer,omitempty" json:"transfer,omitempty"`
 	// TransferTrain and TransferTest are the number of examples of each
 	// transfer target's training and test split used by the probes.
@@ -60,7 +62,7 @@ type Spec struct {
 	// analysis) to these transfer targets; empty means every target.
 	FinetuneTargets []string `yaml:"finetune_targets,omitempty" json:"finetune_targets,omitempty"`
 	// Corruptions lists corruption names (data/corrupt), or the groups
-	// "mnist-c" and "common".
+	// "mnist-c", "common" and "all" (corrupt.Expand).
 	Corruptions []string `yaml:"corruptions,omitempty" json:"corruptions,omitempty"`
 	// CorruptionExamples is the number of test examples corrupted.
 	CorruptionExamples int `yaml:"corruption_examples,omitempty" json:"corruption_examples,omitempty"`
@@ -87,15 +89,6 @@ type Recipe map[string]any
 // Analyses lists the analyses a study can run.
 var Analyses = []string{"calibration", "separation", "sparsity", "cka", "probe", "knn", "finetune", "predictions", "robustness"}
 
-// DerivedTasks are datasets made from another without downloads, usable as
-// transfer targets and as pretraining datasets: NAME-rot90 (images rotated
-// by 90°, same labels), NAME-parity (the label's parity: 2 classes), and
-// NAME-lower / NAME-upper (the examples of the first ⌊K/2⌋ classes / of the
-// rest, relabelled from 0: disjoint class sets, for pretraining on one half
-// and transferring to classes the network never saw), for any registered
-// NAME with [H, W, C] images.
-var DerivedTasks = []string{"rot90", "parity", "lower", "upper"}
-
 // Defaults of the optional sizes.
 const (
 	DefaultHoldout            = 5000
@@ -114,7 +107,8 @@ const (
 var studyKeys = []string{"dataset", "model", "objective", "objective_params", "seed", "preset"}
 
 // UnmarshalYAML checks every recipe key against the training config's
-// field names, naming the line of an unknown one.
+// field names and every value against its field's type (train.Config.Set),
+// naming the line of a wrong one.
 func (r *Recipe) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.MappingNode {
 		return fmt.Errorf("line %d: recipe must be a mapping of training-config fields", n.Line)
@@ -125,12 +119,17 @@ func (r *Recipe) UnmarshalYAML(n *yaml.Node) error {
 		if slices.Contains(studyKeys, k.Value) {
 			return fmt.Errorf("line %d: recipe key %q is set by the study (use the study's dataset, model, preset, objectives and seeds)", k.Line, k.Value)
 		}
-		if !slices.Contains(train.ConfigKeys(), k.Value) {
-			return fmt.Errorf("line %d: unknown recipe key %q; valid keys: %s", k.Line, k.Value, strings.Join(recipeKeys(), ", "))
-		}
 		var val any
 		if err := v.Decode(&val); err != nil {
 			return fmt.Errorf("line %d: recipe %s: %v", v.Line, k.Value, err)
+		}
+		var scratch train.Config
+		if err := scratch.Set(k.Value, val); err != nil {
+			var unknown *train.UnknownKeyError
+			if errors.As(err, &unknown) {
+				return fmt.Errorf("line %d: unknown recipe key %q; valid keys: %s", k.Line, k.Value, strings.Join(recipeKeys(), ", "))
+			}
+			return fmt.Errorf("line %d: recipe: %v", v.Line, err)
 		}
 		out[k.Value] = val
 	}
@@ -303,7 +302,7 @@ func (s Spec) Validate() error {
 	case s.Name == "" || strings.ContainsAny(s.Name, "/\\,\n"):
 		return fmt.Errorf("study: name %q; want a non-empty name without / \\ , or newlines", s.Name)
 	case s.Dataset == "":
-		return fmt.Errorf("study %s: dataset is empty; want one of %s", s.Name, strings.Join(train.DatasetNames(), ", "))
+		return fmt.Errorf("study %s: dataset is empty; want one of %s, a derived task NAME-%s, or a path", s.Name, strings.Join(data.Names(), ", "), strings.Join(data.DerivedTasks, ", NAME-"))
 	case s.Model == "":
 		return fmt.Errorf("study %s: model is empty", s.Name)
 	case len(s.Objectives) == 0:
@@ -348,21 +347,12 @@ func (s Spec) Validate() error {
 	return nil
 }
 
-// corruptionNames expands the groups in Corruptions and checks the names.
+// corruptionNames expands the groups in Corruptions (corrupt.Expand) and
+// checks the names; the result is sorted, without repeats.
 func (s Spec) corruptionNames() ([]string, error) {
-	var out []string
-	for _, c := range s.Corruptions {
-		switch c {
-		case "mnist-c":
-			out = append(out, corrupt.MNISTCNames()...)
-		case "common":
-			out = append(out, corrupt.Common()...)
-		default:
-			if corrupt.Lookup(c) == nil {
-				return nil, fmt.Errorf("study %s: unknown corruption %q; valid: mnist-c, common, or one of %s", s.Name, c, strings.Join(corrupt.All(), ", "))
-			}
-			out = append(out, c)
-		}
+	out, err := corrupt.Expand(s.Corruptions)
+	if err != nil {
+		return nil, fmt.Errorf("study %s: %w", s.Name, err)
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
@@ -380,17 +370,16 @@ func (s Spec) baseConfig() (train.Config, error) {
 		c = p
 		c.Dataset, c.Model = s.Dataset, s.Model
 	}
-	if len(s.Recipe) > 0 {
-		// Overrides go through config.json's own decoding, so each key
-		// means exactly what it means there.
-		b, err := json.Marshal(map[string]any(s.Recipe))
-		if err != nil {
-			return c, fmt.Errorf("study %s: recipe: %v", s.Name, err)
-		}
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&c); err != nil {
-			return c, fmt.Errorf("study %s: recipe: %v", s.Name, err)
+	// Overrides go through train.Config.Set, as `losslab train --set`
+	// does, in key order.
+	keys := make([]string, 0, len(s.Recipe))
+	for k := range s.Recipe {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := c.Set(k, s.Recipe[k]); err != nil {
+			return c, fmt.Errorf("study %s: recipe: %w", s.Name, err)
 		}
 	}
 	return c, nil

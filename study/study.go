@@ -31,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/internal/atomicfile"
 	"github.com/losslab/losslab/internal/jsonfile"
 	"github.com/losslab/losslab/tensor"
@@ -55,13 +56,16 @@ type Options struct {
 	// Jobs is how many units the local executor runs at once; 0 means
 	// one per core. It changes only the wall time, never a result.
 	Jobs int
+	// Datasets resolves the spec's dataset names; nil resolves catalogue
+	// names, paths, derived tasks and holdout splits (data.Resolver).
+	Datasets *data.Resolver
 }
 
 func (o Options) store() Store {
 	if o.StoreDir != "" {
-		return Store{Dir: o.StoreDir}
+		return Store{Dir: o.StoreDir, Datasets: o.Datasets}
 	}
-	return Store{Dir: filepath.Join(o.Dir, "units")}
+	return Store{Dir: filepath.Join(o.Dir, "units"), Datasets: o.Datasets}
 }
 
 func (o Options) log() io.Writer {
@@ -79,13 +83,10 @@ func SavePlan(dir string, p *Plan) error {
 	return jsonfile.Write(filepath.Join(dir, PlanFile), p)
 }
 
-// LoadPlan reads DIR/plan.json and registers its datasets.
+// LoadPlan reads DIR/plan.json.
 func LoadPlan(dir string) (*Plan, error) {
 	var p Plan
 	if err := jsonfile.Read(filepath.Join(dir, PlanFile), &p); err != nil {
-		return nil, err
-	}
-	if err := registerDatasets(p.Spec); err != nil {
 		return nil, err
 	}
 	return &p, nil
@@ -96,7 +97,7 @@ func LoadPlan(dir string) (*Plan, error) {
 // saving the running unit's state (training checkpoints); running Run
 // again continues.
 func Run(ctx context.Context, s Spec, o Options) (*Plan, error) {
-	p, err := NewPlan(s)
+	p, err := NewPlan(s, o.Datasets)
 	if err != nil {
 		return nil, err
 	}

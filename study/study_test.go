@@ -9,9 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/losslab/losslab/data"
-	"github.com/losslab/losslab/train"
 )
 
 // tinySpec is a whole study at test size: an MLP on 256 MNIST digits, two
@@ -38,7 +35,7 @@ func tinySpec() Spec {
 
 func ids(t *testing.T, s Spec) []string {
 	t.Helper()
-	p, err := NewPlan(s)
+	p, err := NewPlan(s, testDatasets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +99,7 @@ func TestParseSpecErrorsNameTheLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewPlan(s)
+	p, err := NewPlan(s, testDatasets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,72 +227,6 @@ func TestStudiesShareUnits(t *testing.T) {
 	// softmax's train, evaluate and features units.
 	if reused != 3 {
 		t.Errorf("study b reused %d units of study a; want 3", reused)
-	}
-}
-
-func TestDeriveRot90(t *testing.T) {
-	tr, _, err := loadTarget("mnist-rot90")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, _, err := train.LoadDataset("mnist")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := 28
-	// Pixel (y, x) of the rotated image is pixel (h−1−x, y) of the original.
-	for _, yx := range [][2]int{{0, 0}, {3, 17}, {27, 5}, {14, 14}} {
-		y, x := yx[0], yx[1]
-		got := tr.Images.Data[y*h+x]
-		want := base.Images.Data[(h-1-x)*h+y]
-		if got != want {
-			t.Errorf("rot90 pixel (%d,%d) = %v; want %v", y, x, got, want)
-		}
-	}
-	if tr.Labels[0] != base.Labels[0] {
-		t.Errorf("rot90 changed a label")
-	}
-}
-
-// TestDeriveLowerUpper checks the class-split tasks example by example:
-// NAME-lower holds exactly the digits 0–4 in their original order and
-// labels, NAME-upper exactly the digits 5–9 relabelled 0–4, with the
-// images unchanged.
-func TestDeriveLowerUpper(t *testing.T) {
-	base, _, err := train.LoadDataset("mnist")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lo, _, err := loadTarget("mnist-lower")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hi, _, err := loadTarget("mnist-upper")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if lo.NumClasses != 5 || hi.NumClasses != 5 {
-		t.Fatalf("classes: lower %d, upper %d; want 5 and 5", lo.NumClasses, hi.NumClasses)
-	}
-	if lo.Len()+hi.Len() != base.Len() {
-		t.Fatalf("lower %d + upper %d examples; want the %d of mnist", lo.Len(), hi.Len(), base.Len())
-	}
-	per := 28 * 28
-	var li, hj int
-	for i, y := range base.Labels {
-		img := base.Images.Data[i*per : (i+1)*per]
-		var d *data.Dataset
-		var j, want int
-		if y < 5 {
-			d, j, want = lo, li, y
-			li++
-		} else {
-			d, j, want = hi, hj, y-5
-			hj++
-		}
-		if d.Labels[j] != want || !slices.Equal(d.Images.Data[j*per:(j+1)*per], img) {
-			t.Fatalf("mnist example %d (digit %d) is not example %d of %s with label %d", i, y, j, d.Name, want)
-		}
 	}
 }
 

@@ -43,7 +43,12 @@ type Marker struct {
 
 // Store is a folder of units, one subfolder per unit id. Several studies
 // may share a store: a unit any of them finished is reused by all.
-type Store struct{ Dir string }
+type Store struct {
+	Dir string
+	// Datasets resolves the datasets units read; nil resolves catalogue
+	// names, paths, derived tasks and holdout splits (data.Resolver).
+	Datasets *data.Resolver
+}
 
 // UnitDir is the folder of unit id.
 func (s Store) UnitDir(id string) string { return filepath.Join(s.Dir, id) }
@@ -87,9 +92,6 @@ func (s Store) RunUnit(ctx context.Context, p *Plan, u *Unit, progress train.Pro
 	if err := jsonfile.Write(filepath.Join(dir, "unit.json"), u); err != nil {
 		return err
 	}
-	if err := registerDatasets(p.Spec); err != nil {
-		return err
-	}
 	start := time.Now()
 	var ms []Metric
 	var err error
@@ -129,7 +131,7 @@ func (s Store) RunUnit(ctx context.Context, p *Plan, u *Unit, progress train.Pro
 func (s Store) trainDir(id string) string { return filepath.Join(s.UnitDir(id), "run") }
 
 func (s Store) runTrain(ctx context.Context, u *Unit, progress train.Progress) ([]Metric, error) {
-	res, err := train.Run(ctx, *u.Config, s.trainDir(u.ID), progress)
+	res, err := train.Run(ctx, *u.Config, s.trainDir(u.ID), train.Options{Datasets: s.Datasets, Progress: progress})
 	if err != nil {
 		return nil, err
 	}
@@ -138,53 +140,7 @@ func (s Store) runTrain(ctx context.Context, u *Unit, progress train.Progress) (
 
 // loadModel loads the final model of the training unit id.
 func (s Store) loadModel(id string) (*nn.Model, train.Config, error) {
-	return train.LoadModel(s.trainDir(id))
-}
-
-// forward runs m in eval mode over ds in batches, calling fn with each
-// batch's labels and the model's named outputs.
-func forward(m *nn.Model, cfg train.Config, ds *data.Dataset, fn func(labels []int, outs []nn.Output) error) error {
-	bs := cfg.EvalBatchSize
-	if bs <= 0 {
-		bs = cfg.BatchSize
-	}
-	var b data.Batch
-	for lo := 0; lo < ds.Len(); lo += bs {
-		hi := min(lo+bs, ds.Len())
-		ds.Slice(lo, hi, &b)
-		if c := cfg.EvalCrop; c > 0 && c < 1 {
-			data.CenterCrop(&b, c)
-		}
-		m.Forward(b.X, false)
-		if err := fn(b.Labels, m.Outputs()); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// appendRows copies a batch of outputs (flattened per example) onto rows.
-func appendRows(dst []float32, t *tensor.Tensor) []float32 { return append(dst, t.Data...) }
-
-// logitsOf returns the logits of m on ds, [N, K].
-func logitsOf(m *nn.Model, cfg train.Config, ds *data.Dataset) (*tensor.Tensor, error) {
-	var buf []float32
-	k := 0
-	err := forward(m, cfg, ds, func(_ []int, outs []nn.Output) error {
-		z := outs[len(outs)-1].Tensor
-		k = z.Shape[1]
-		buf = appendRows(buf, z)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return tensor.FromData(buf, ds.Len(), k), nil
-}
-
-// flat views t as [N, rest].
-func flat(t *tensor.Tensor) *tensor.Tensor {
-	return tensor.FromData(t.Data, t.Shape[0], tensor.Numel(t.Shape[1:]))
+	return train.LoadModel(s.trainDir(id), s.Datasets)
 }
 
 func (s Store) runEvaluate(u *Unit) ([]Metric, error) {
@@ -192,73 +148,108 @@ func (s Store) runEvaluate(u *Unit) ([]Metric, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, val, test, err := loadHoldout(u.Source, u.Holdout)
+	_, val, test, err := s.Datasets.Holdout(u.Source, u.Holdout)
 	if err != nil {
 		return nil, err
 	}
 	test = test.Head(cfg.TestLimit)
-	valLogits, err := logitsOf(m, cfg, val)
+	valLogits, err := train.Logits(m, cfg, val)
 	if err != nil {
 		return nil, err
 	}
-	// One pass over test: logits, penultimate separation, activity.
-	var logits []float32
-	var sep *represent.Separation
-	var act *represent.Activity
-	var names []string
-	k := 0
-	err = forward(m, cfg, test, func(labels []int, outs []nn.Output) error {
-		z := outs[len(outs)-1].Tensor
-		k = z.Shape[1]
-		logits = appendRows(logits, z)
-		var pen *tensor.Tensor
-		var body []*tensor.Tensor
-		for _, o := range outs {
-			if o.Name == "penultimate" {
-				pen = flat(o.Tensor)
-				continue
-			}
-			if o.Name != "logits" {
-				body = append(body, o.Tensor)
-				if act == nil {
-					names = append(names, o.Name)
-				}
-			}
-		}
-		body = append(body, pen)
-		if act == nil {
-			names = append(names, "penultimate")
-			act = represent.NewActivity(len(body))
-			var err error
-			if sep, err = represent.NewSeparation(test.NumClasses, pen.Shape[1]); err != nil {
-				return err
-			}
-		}
-		if err := act.Add(body); err != nil {
-			return err
-		}
-		return sep.Add(pen, labels)
-	})
+	ev, err := evaluateTest(m, cfg, test)
 	if err != nil {
 		return nil, err
 	}
-	z := tensor.FromData(logits, test.Len(), k)
 	dir := s.UnitDir(u.ID)
-	if err := npy.WriteMatrix(filepath.Join(dir, "test_logits.npy"), z); err != nil {
+	if err := npy.WriteMatrix(filepath.Join(dir, "test_logits.npy"), ev.logits); err != nil {
 		return nil, err
 	}
 	if err := npy.WriteLabels(filepath.Join(dir, "test_labels.npy"), test.Labels); err != nil {
 		return nil, err
 	}
-	before, err := metrics.Calibrate(z, test.Labels, 15)
+	ms, err := predictionMetrics(dir, ev.logits, test.Labels, valLogits, val.Labels)
 	if err != nil {
 		return nil, err
 	}
-	fit, err := metrics.FitTemperature(valLogits, val.Labels)
+	if sr, err := ev.separation.Result(); err == nil {
+		ms = append(ms, Metric{"r2", sr.R2})
+	} else {
+		fmt.Fprintf(os.Stderr, "unit %s: %v; r2 left out\n", u.ID, err)
+	}
+	for i, f := range ev.activity.Fractions() {
+		ms = append(ms, Metric{"active_fraction_" + ev.layers[i], f})
+	}
+	return ms, nil
+}
+
+// testEvaluation is what one pass over the test split measures.
+type testEvaluation struct {
+	logits     *tensor.Tensor        // [N, K]
+	separation *represent.Separation // of the penultimate features
+	activity   *represent.Activity   // of every body stage, penultimate last
+	layers     []string              // activity's layers
+}
+
+// evaluateTest makes one pass over test: logits, the penultimate layer's
+// class separation and every layer's activity.
+func evaluateTest(m *nn.Model, cfg train.Config, test *data.Dataset) (*testEvaluation, error) {
+	ev := &testEvaluation{}
+	var logits []float32
+	k := 0
+	err := train.Predict(m, cfg, test, func(labels []int, outs []nn.Output) error {
+		z := outs[len(outs)-1].Tensor
+		k = z.Shape[1]
+		logits = append(logits, z.Data...)
+		var pen *tensor.Tensor
+		var body []*tensor.Tensor
+		for _, o := range outs {
+			if o.Name == "penultimate" {
+				pen = o.Tensor.Reshape(o.Tensor.Shape[0], tensor.Numel(o.Tensor.Shape[1:]))
+				continue
+			}
+			if o.Name != "logits" {
+				body = append(body, o.Tensor)
+				if ev.activity == nil {
+					ev.layers = append(ev.layers, o.Name)
+				}
+			}
+		}
+		body = append(body, pen)
+		if ev.activity == nil {
+			ev.layers = append(ev.layers, "penultimate")
+			ev.activity = represent.NewActivity(len(body))
+			var err error
+			if ev.separation, err = represent.NewSeparation(test.NumClasses, pen.Shape[1]); err != nil {
+				return err
+			}
+		}
+		if err := ev.activity.Add(body); err != nil {
+			return err
+		}
+		return ev.separation.Add(pen, labels)
+	})
 	if err != nil {
 		return nil, err
 	}
-	after, err := metrics.Calibrate(metrics.ScaleLogits(z, fit.Temperature), test.Labels, 15)
+	ev.logits = tensor.FromData(logits, test.Len(), k)
+	return ev, nil
+}
+
+// predictionMetrics measures the test logits z: accuracy, and calibration
+// before and after temperature scaling fitted on the validation logits
+// (docs/definitions.md, "Calibration"); it writes the reliability diagrams
+// to dir/reliability.json.
+func predictionMetrics(dir string, z *tensor.Tensor, labels []int, valLogits *tensor.Tensor, valLabels []int) ([]Metric, error) {
+	before, err := metrics.Calibrate(z, labels, metrics.DefaultBins)
+	if err != nil {
+		return nil, err
+	}
+	fit, err := metrics.FitTemperature(valLogits, valLabels)
+	if err != nil {
+		return nil, err
+	}
+	after, err := metrics.Calibrate(metrics.ScaleLogits(z, fit.Temperature), labels, metrics.DefaultBins)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +257,7 @@ func (s Store) runEvaluate(u *Unit) ([]Metric, error) {
 	if err := jsonfile.Write(filepath.Join(dir, "reliability.json"), rel); err != nil {
 		return nil, err
 	}
-	top1, err := metrics.Accuracy(z, test.Labels)
+	top1, err := metrics.Accuracy(z, labels)
 	if err != nil {
 		return nil, err
 	}
@@ -276,65 +267,14 @@ func (s Store) runEvaluate(u *Unit) ([]Metric, error) {
 		{"temperature", fit.Temperature},
 		{"test_nll_ts", after.NLL}, {"test_ece_ts", after.ECE}, {"test_brier_ts", after.Brier},
 	}
-	if k >= 5 {
-		top5, err := metrics.TopKAccuracy(z, test.Labels, 5)
+	if z.Shape[1] >= 5 {
+		top5, err := metrics.TopKAccuracy(z, labels, 5)
 		if err != nil {
 			return nil, err
 		}
 		ms = append(ms, Metric{"test_top5", top5})
 	}
-	if sr, err := sep.Result(); err == nil {
-		ms = append(ms, Metric{"r2", sr.R2})
-	} else {
-		fmt.Fprintf(os.Stderr, "unit %s: %v; r2 left out\n", u.ID, err)
-	}
-	for i, f := range act.Fractions() {
-		ms = append(ms, Metric{"active_fraction_" + names[i], f})
-	}
 	return ms, nil
-}
-
-// poolGrid is the side of the grid spatial maps are average-pooled to
-// before CKA: a [H, W, C] block output becomes a vector of
-// min(H, poolGrid)·min(W, poolGrid)·C cell means.
-const poolGrid = 4
-
-// SpatialRule states how features handles spatial maps, for the report.
-const SpatialRule = "block outputs [H, W, C] are average-pooled over an adaptive grid of at most 4×4 cells (cell edges ⌊i·H/4⌋) and flattened; vectors are used as they are"
-
-// pooled returns t [N, H, W, C] average-pooled to at most poolGrid×poolGrid
-// cells and flattened, or t [N, M] as it is.
-func pooled(t *tensor.Tensor) *tensor.Tensor {
-	if len(t.Shape) != 4 {
-		return flat(t)
-	}
-	n, h, w, c := t.Shape[0], t.Shape[1], t.Shape[2], t.Shape[3]
-	gh, gw := min(h, poolGrid), min(w, poolGrid)
-	out := tensor.New(n, gh*gw*c)
-	for i := range n {
-		img := t.Data[i*h*w*c : (i+1)*h*w*c]
-		row := out.Data[i*gh*gw*c : (i+1)*gh*gw*c]
-		for gy := range gh {
-			y0, y1 := gy*h/gh, (gy+1)*h/gh
-			for gx := range gw {
-				x0, x1 := gx*w/gw, (gx+1)*w/gw
-				cell := row[(gy*gw+gx)*c : (gy*gw+gx+1)*c]
-				for y := y0; y < y1; y++ {
-					for x := x0; x < x1; x++ {
-						px := img[(y*w+x)*c : (y*w+x+1)*c]
-						for ch, v := range px {
-							cell[ch] += v
-						}
-					}
-				}
-				inv := 1 / float32((y1-y0)*(x1-x0))
-				for ch := range cell {
-					cell[ch] *= inv
-				}
-			}
-		}
-	}
-	return out
 }
 
 // featureLayers names the layers features extracts: every body stage (the
@@ -350,7 +290,7 @@ func (s Store) runFeatures(u *Unit) ([]Metric, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, test, err := train.LoadDataset(cfg.Dataset)
+	_, test, err := s.Datasets.Load(cfg.Dataset)
 	if err != nil {
 		return nil, err
 	}
@@ -358,13 +298,13 @@ func (s Store) runFeatures(u *Unit) ([]Metric, error) {
 	var names []string
 	var rows [][]float32
 	var dims []int
-	err = forward(m, cfg, test, func(_ []int, outs []nn.Output) error {
+	err = train.Predict(m, cfg, test, func(_ []int, outs []nn.Output) error {
 		i := 0
 		for _, o := range outs {
 			if o.Name == "penultimate" {
 				continue // the last body stage's output, already taken
 			}
-			p := pooled(o.Tensor)
+			p := represent.PoolSpatial(o.Tensor, represent.DefaultPoolGrid)
 			if len(names) <= i {
 				names = append(names, o.Name)
 				rows = append(rows, nil)
@@ -387,27 +327,7 @@ func (s Store) runFeatures(u *Unit) ([]Metric, error) {
 	if err := npy.WriteLabels(filepath.Join(dir, "labels.npy"), test.Labels); err != nil {
 		return nil, err
 	}
-	return nil, jsonfile.Write(filepath.Join(dir, "layers.json"), featureLayers{names, test.Len(), SpatialRule})
-}
-
-// penultimateOf returns the penultimate features of m on ds.
-func penultimateOf(m *nn.Model, cfg train.Config, ds *data.Dataset) (*tensor.Tensor, error) {
-	var buf []float32
-	dim := 0
-	err := forward(m, cfg, ds, func(_ []int, outs []nn.Output) error {
-		for _, o := range outs {
-			if o.Name == "penultimate" {
-				f := flat(o.Tensor)
-				dim = f.Shape[1]
-				buf = append(buf, f.Data...)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return tensor.FromData(buf, ds.Len(), dim), nil
+	return nil, jsonfile.Write(filepath.Join(dir, "layers.json"), featureLayers{names, test.Len(), represent.SpatialRule})
 }
 
 func (s Store) runTransfer(p *Plan, u *Unit) ([]Metric, error) {
@@ -415,7 +335,7 @@ func (s Store) runTransfer(p *Plan, u *Unit) ([]Metric, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, te, err := loadTarget(u.Target)
+	tr, te, err := s.Datasets.Load(u.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -424,11 +344,11 @@ func (s Store) runTransfer(p *Plan, u *Unit) ([]Metric, error) {
 	}
 	tr, te = tr.Head(u.TrainN), te.Head(u.TestN)
 	cfg.EvalCrop = 0 // transfer images are used whole
-	ftr, err := penultimateOf(m, cfg, tr)
+	ftr, err := train.Penultimate(m, cfg, tr)
 	if err != nil {
 		return nil, err
 	}
-	fte, err := penultimateOf(m, cfg, te)
+	fte, err := train.Penultimate(m, cfg, te)
 	if err != nil {
 		return nil, err
 	}
@@ -441,7 +361,7 @@ func (s Store) runTransfer(p *Plan, u *Unit) ([]Metric, error) {
 		ms = append(ms, Metric{"probe_" + u.Target + "_top1", r.Accuracy}, Metric{"probe_" + u.Target + "_lambda", r.Lambda})
 	}
 	if p.Spec.analysis("knn") {
-		r, err := probe.KNN(probe.Data{X: ftr, Y: tr.Labels}, probe.Data{X: fte, Y: te.Labels}, 10)
+		r, err := probe.KNN(probe.Data{X: ftr, Y: tr.Labels}, probe.Data{X: fte, Y: te.Labels}, probe.DefaultK)
 		if err != nil {
 			return nil, err
 		}
@@ -456,7 +376,7 @@ func (s Store) runTransfer(p *Plan, u *Unit) ([]Metric, error) {
 func (s Store) runFinetune(ctx context.Context, u *Unit, progress train.Progress) ([]Metric, error) {
 	cfg := *u.Config
 	cfg.InitFrom = s.trainDir(u.Deps[0])
-	res, err := train.Run(ctx, cfg, s.trainDir(u.ID), progress)
+	res, err := train.Run(ctx, cfg, s.trainDir(u.ID), train.Options{Datasets: s.Datasets, Progress: progress})
 	if err != nil {
 		return nil, err
 	}
@@ -468,7 +388,7 @@ func (s Store) runFinetune(ctx context.Context, u *Unit, progress train.Progress
 const corruptionSeed = 0x636f7272
 
 func (s Store) runCorruptSet(u *Unit) ([]Metric, error) {
-	_, te, err := train.LoadDataset(u.Source)
+	_, te, err := s.Datasets.Load(u.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -477,7 +397,7 @@ func (s Store) runCorruptSet(u *Unit) ([]Metric, error) {
 
 // accuracyOf is m's top-1 accuracy on ds.
 func accuracyOf(m *nn.Model, cfg train.Config, ds *data.Dataset) (float64, error) {
-	z, err := logitsOf(m, cfg, ds)
+	z, err := train.Logits(m, cfg, ds)
 	if err != nil {
 		return 0, err
 	}
@@ -493,7 +413,7 @@ func (s Store) runRobustness(p *Plan, u *Unit) ([]Metric, error) {
 	if setUnit == nil {
 		return nil, fmt.Errorf("corruption set %s is not in the plan", u.Deps[1])
 	}
-	_, te, err := train.LoadDataset(setUnit.Source)
+	_, te, err := s.Datasets.Load(setUnit.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -518,11 +438,11 @@ func (s Store) runRobustness(p *Plan, u *Unit) ([]Metric, error) {
 			ms = append(ms, Metric{fmt.Sprintf("corrupted_%s_s%d", name, sev), acc})
 		}
 	}
-	var sum float64
-	for _, c := range cells {
-		sum += c.Accuracy
+	mean, err := metrics.MeanCorruptedAccuracy(cells)
+	if err != nil {
+		return nil, err
 	}
-	ms = append(ms, Metric{"corrupted_mean_accuracy", sum / float64(len(cells))})
+	ms = append(ms, Metric{"corrupted_mean_accuracy", mean})
 	return ms, nil
 }
 
@@ -555,7 +475,7 @@ func (s Store) runCKA(p *Plan, u *Unit) ([]Metric, error) {
 		}
 		return ts, fl, nil
 	}
-	res := report.CKAResult{Spatial: SpatialRule}
+	res := report.CKAResult{Spatial: represent.SpatialRule}
 	for _, pr := range u.Pairs {
 		a, fa, err := load(u.Deps[pr[0]])
 		if err != nil {

@@ -182,24 +182,24 @@ func TestPresets(t *testing.T) {
 	}
 }
 
-func TestSetField(t *testing.T) {
+func TestSetText(t *testing.T) {
 	c := DefaultConfig("mnist", "mnist-cnn")
 	for _, kv := range [][2]string{{"epochs", "3"}, {"lr", "0.2"}, {"nesterov", "false"}, {"seed", "18446744073709551615"},
 		{"augment", "crop"}, {"mixup", "0.2"}, {"step_epochs", "2, 4"}, {"schedule", "step"}} {
-		if err := c.SetField(kv[0], kv[1]); err != nil {
+		if err := c.Set(kv[0], kv[1]); err != nil {
 			t.Fatalf("%s=%s: %v", kv[0], kv[1], err)
 		}
 	}
 	if c.Epochs != 3 || c.LR != 0.2 || c.Nesterov || c.Seed != math.MaxUint64 || c.Augment != "crop" || c.Mixup != 0.2 ||
 		!slices.Equal(c.StepEpochs, []int{2, 4}) || c.Schedule != "step" {
-		t.Errorf("after SetField: %+v", c)
+		t.Errorf("after Set: %+v", c)
 	}
-	err := c.SetField("tau", "1")
+	err := c.Set("tau", "1")
 	if err == nil || !strings.Contains(err.Error(), "weight_decay") || !strings.Contains(err.Error(), "mixup") {
 		t.Errorf("unknown key: err %v, want the valid keys listed", err)
 	}
 	for _, kv := range [][2]string{{"epochs", "2.5"}, {"lr", "fast"}, {"nesterov", "maybe"}, {"step_epochs", "1,x"}, {"seed", "-1"}} {
-		if err := c.SetField(kv[0], kv[1]); err == nil || !strings.Contains(err.Error(), kv[0]) {
+		if err := c.Set(kv[0], kv[1]); err == nil || !strings.Contains(err.Error(), kv[0]) {
 			t.Errorf("%s=%s: err %v, want an error naming the key", kv[0], kv[1], err)
 		}
 	}
@@ -236,7 +236,7 @@ func TestEveryObjectiveIsDeterministicWithMixup(t *testing.T) {
 			// of the mnist preset's notes.
 			cfg.ObjectiveParams = map[string]float64{"kappa": 5, "target": 1, "scale": 0.1}
 		}
-		a, err := Run(context.Background(), cfg, t.TempDir(), nil)
+		a, err := Run(context.Background(), cfg, t.TempDir(), opts(nil))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -33,7 +33,8 @@ import (
 // the kernels' reductions are split per thread), so a run folder only
 // resumes under a config equal in all other fields.
 type Config struct {
-	// Dataset is a registered dataset name (DatasetNames), e.g. "mnist".
+	// Dataset is a dataset name that a data.Resolver resolves, e.g.
+	// "mnist", "mnist-lower:holdout2000" or a path.
 	Dataset string `json:"dataset"`
 	// Model is an nn model name (nn.ModelNames), e.g. "mnist-cnn".
 	Model string `json:"model"`
@@ -220,8 +221,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: %s = %v; want %s", field, v, want)
 	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-	if !slices.Contains(DatasetNames(), c.Dataset) && !data.IsPath(c.Dataset) {
-		return bad("dataset", fmt.Sprintf("%q", c.Dataset), "one of "+strings.Join(DatasetNames(), ", ")+", or a path to a .npz file or an image folder with train/ and test/")
+	if c.Dataset == "" {
+		return bad("dataset", `""`, "a dataset name (data.Resolver) or a path to a .npz file or an image folder with train/ and test/")
 	}
 	if !slices.Contains(nn.ModelNames(), c.Model) {
 		return bad("model", fmt.Sprintf("%q", c.Model), "one of "+strings.Join(nn.ModelNames(), ", "))

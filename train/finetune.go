@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/nn"
 )
 
@@ -25,7 +26,7 @@ import (
 // params_sha256 is not cfg.InitFromSHA256 (it was retrained since the
 // config was resolved), or a body parameter the source lacks. It returns
 // the number of parameter tensors copied.
-func initFrom(cfg Config, m *nn.Model) (copied int, err error) {
+func initFrom(cfg Config, m *nn.Model, datasets *data.Resolver) (copied int, err error) {
 	src := cfg.InitFrom
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("init_from %s: "+format, append([]any{src}, args...)...)
@@ -38,7 +39,7 @@ func initFrom(cfg Config, m *nn.Model) (copied int, err error) {
 		return 0, fail("its params_sha256 is %s, but this run's config has init_from_sha256 %s: the source was retrained; use a new run folder",
 			res.ParamsSHA256, cfg.InitFromSHA256)
 	}
-	srcModel, srcCfg, err := LoadModel(src)
+	srcModel, srcCfg, err := LoadModel(src, datasets)
 	if err != nil {
 		return 0, fail("%v", err)
 	}

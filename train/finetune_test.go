@@ -17,15 +17,10 @@ import (
 // stripesDataset is a synthetic transfer target of 8×8 images with c
 // channels and 3 classes whose classes light columns (the "tiny" source
 // lights rows; barsSplit).
-func stripesDataset(c int) DatasetLoader {
+func stripesDataset(c int) data.Loader {
 	return func() (train, test *data.Dataset, err error) {
 		return barsSplit("stripes", "train", 96, 3, c, true, 3, 11), barsSplit("stripes", "test", 48, 3, c, true, 4, 11), nil
 	}
-}
-
-func init() {
-	RegisterDataset("stripes", stripesDataset(1))
-	RegisterDataset("stripes-rgb", stripesDataset(3))
 }
 
 // sourceConfig pretrains resnet20 (BatchNorm buffers, so that they are
@@ -56,7 +51,7 @@ func fineTuneConfig(src string) Config {
 func TestFineTuneCopiesBodyAndKeepsFreshHead(t *testing.T) {
 	src := t.TempDir()
 	mustRun(t, sourceConfig(), src)
-	want, _, err := LoadModel(src)
+	want, _, err := LoadModel(src, testData)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,14 +59,14 @@ func TestFineTuneCopiesBodyAndKeepsFreshHead(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := newRun(cfg, t.TempDir())
+	r, err := newRun(cfg, t.TempDir(), testData)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The model the same config builds without a source: its body must
 	// differ from the source's (else the comparison proves nothing), its
 	// head must be the fine-tuned model's.
-	train, _, _ := LoadDataset("stripes")
+	train, _, _ := testData.Load("stripes")
 	fresh, err := nn.Build(cfg.Model, train.ExampleShape(), train.NumClasses, cfg.Seed)
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +144,7 @@ func TestFineTuneRefusals(t *testing.T) {
 		{"other input shape", func() Config { c := fineTuneConfig(src); c.Dataset = "stripes-rgb"; return c }, "[8 8 1]"},
 	} {
 		dir := t.TempDir()
-		_, err := Run(context.Background(), tc.cfg(), dir, nil)
+		_, err := Run(context.Background(), tc.cfg(), dir, opts(nil))
 		if err == nil || !strings.Contains(err.Error(), "init_from") || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v; want an error naming init_from and %q", tc.name, err, tc.want)
 			continue
@@ -162,7 +157,7 @@ func TestFineTuneRefusals(t *testing.T) {
 	// has changed under it.
 	cfg := fineTuneConfig(src).Resolved()
 	cfg.InitFromSHA256 = strings.Repeat("0", 64)
-	if _, err := newRun(cfg, t.TempDir()); err == nil || !strings.Contains(err.Error(), "init_from") || !strings.Contains(err.Error(), "retrained") {
+	if _, err := newRun(cfg, t.TempDir(), testData); err == nil || !strings.Contains(err.Error(), "init_from") || !strings.Contains(err.Error(), "retrained") {
 		t.Errorf("stale init_from_sha256: %v", err)
 	}
 }
@@ -193,7 +188,7 @@ func TestFineTuneFingerprintFollowsSource(t *testing.T) {
 	if err := os.Rename(src, moved); err != nil {
 		t.Fatal(err)
 	}
-	again, err := Run(context.Background(), fineTuneConfig(moved), dir, nil)
+	again, err := Run(context.Background(), fineTuneConfig(moved), dir, opts(nil))
 	if err != nil || !again.AlreadyDone || again.ParamsSHA256 != first.ParamsSHA256 {
 		t.Fatalf("same source, moved: %+v, %v; want the finished run", again, err)
 	}
@@ -212,7 +207,7 @@ func TestFineTuneFingerprintFollowsSource(t *testing.T) {
 	if string(after) == string(before) {
 		t.Fatal("retraining the source did not change the fine-tuning fingerprint")
 	}
-	_, err = Run(context.Background(), fineTuneConfig(src), dir, nil)
+	_, err = Run(context.Background(), fineTuneConfig(src), dir, opts(nil))
 	var conflict *ConfigConflictError
 	if !errors.As(err, &conflict) || !strings.Contains(err.Error(), "init_from_sha256") {
 		t.Errorf("rerun after retraining the source: %v; want a config conflict on init_from_sha256", err)
@@ -226,10 +221,10 @@ func TestFineTuneFingerprintFollowsSource(t *testing.T) {
 
 func TestInitFromIsSettable(t *testing.T) {
 	c := DefaultConfig("tiny", "mlp")
-	if err := c.SetField("init_from", "/some/run"); err != nil || c.InitFrom != "/some/run" {
-		t.Errorf("SetField init_from: %v, %q", err, c.InitFrom)
+	if err := c.Set("init_from", "/some/run"); err != nil || c.InitFrom != "/some/run" {
+		t.Errorf("Set init_from: %v, %q", err, c.InitFrom)
 	}
-	if err := c.SetField("init_from_sha256", "abc"); err == nil {
+	if err := c.Set("init_from_sha256", "abc"); err == nil {
 		t.Error("init_from_sha256 is settable; it must come from the source run")
 	}
 	c = DefaultConfig("tiny", "mlp")

@@ -21,9 +21,12 @@ import (
 // cover when the run averaged its weights (evaluate does the same). The
 // model is in the state that produced metrics.json's test accuracy.
 //
+// datasets resolves the run's dataset (its example shape and number of
+// classes size the model); nil resolves as in Run.
+//
 // It errors when dir holds no finished run (no metrics.json), when the
 // checkpoint is missing or corrupt, or when it does not match the config.
-func LoadModel(dir string) (*nn.Model, Config, error) {
+func LoadModel(dir string, datasets *data.Resolver) (*nn.Model, Config, error) {
 	var cfg Config
 	cfgPath := filepath.Join(dir, ConfigFile)
 	if err := jsonfile.Read(cfgPath, &cfg); err != nil {
@@ -32,7 +35,7 @@ func LoadModel(dir string) (*nn.Model, Config, error) {
 	if _, err := os.Stat(filepath.Join(dir, MetricsFile)); errors.Is(err, fs.ErrNotExist) {
 		return nil, cfg, fmt.Errorf("load model: %s holds no finished run (no %s); finish it with 'losslab train' first", dir, MetricsFile)
 	}
-	train, _, err := loadDataset(cfg.Dataset)
+	train, _, err := datasets.Load(cfg.Dataset)
 	if err != nil {
 		return nil, cfg, fmt.Errorf("load model: %w", err)
 	}
@@ -87,11 +90,4 @@ func hasPrefixSection(ss []optim.NamedSlice, prefix string) bool {
 		}
 	}
 	return false
-}
-
-// LoadDataset loads a registered dataset (DatasetNames), a catalogue name
-// or a dataset path, as Run does: both splits, checked to agree on the
-// example shape and the number of classes.
-func LoadDataset(name string) (train, test *data.Dataset, err error) {
-	return loadDataset(name)
 }

@@ -16,18 +16,18 @@ func TestLoadModelReproducesFinalEvaluation(t *testing.T) {
 	cfg.Epochs, cfg.TrainLimit, cfg.TestLimit, cfg.Threads, cfg.BatchSize = 1, 256, 128, 2, 64
 	cfg.EMADecay = 0.9
 	dir := t.TempDir()
-	res, err := Run(context.Background(), cfg, dir, nil)
+	res, err := Run(context.Background(), cfg, dir, opts(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, got, err := LoadModel(dir)
+	m, got, err := LoadModel(dir, testData)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Objective != "dropout" || got.EMADecay != 0.9 {
 		t.Errorf("loaded config %+v", got)
 	}
-	_, test, err := LoadDataset("mnist")
+	_, test, err := testData.Load("mnist")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestLoadModelReproducesFinalEvaluation(t *testing.T) {
 	if acc != res.TestAccuracy || absDiff(loss, res.TestLoss) > 1e-5 {
 		t.Errorf("loaded model: accuracy %v, loss %v; metrics.json has %v, %v", acc, loss, res.TestAccuracy, res.TestLoss)
 	}
-	if _, _, err := LoadModel(t.TempDir()); err == nil {
+	if _, _, err := LoadModel(t.TempDir(), testData); err == nil {
 		t.Error("LoadModel of an empty folder succeeded")
 	}
 }

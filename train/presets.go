@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -13,15 +12,16 @@ import (
 var presets = map[string]func() Config{
 	// The ResNet-50 ImageNet recipe of Kornblith et al., "Why do better loss
 	// functions lead to less transferable features?" (NeurIPS 2021), as
-	// summarised in STUDY.md: ResNet-50 v1.5 (BatchNorm momentum 0.9, last γ
-	// of each block 0, head N(0, 0.01²): nn's resnet50 builds these), SGD
-	// with Nesterov momentum 0.9, weight decay 8e-5 on kernels only, linear
-	// warmup then cosine decay, evaluation on an exponential moving average
-	// of the weights, random-resized-crop + flip for training and a 0.875
-	// centre crop for evaluation.
+	// summarised in docs/definitions.md#training-recipes: ResNet-50 v1.5
+	// (BatchNorm momentum 0.9, last γ of each block 0, head N(0, 0.01²):
+	// nn's resnet50 builds these), SGD with Nesterov momentum 0.9, weight
+	// decay 8e-5 on kernels only, linear warmup then cosine decay,
+	// evaluation on an exponential moving average of the weights,
+	// random-resized-crop + flip for training and a 0.875 centre crop for
+	// evaluation.
 	//
-	// Not in STUDY.md, taken from our reading of the paper's appendix and
-	// to be checked against it (GUESSES): batch 4096 with peak learning rate
+	// Not in that summary, taken from our reading of the paper's appendix
+	// and to be checked against it (GUESSES): batch 4096 with peak learning rate
 	// 1.6 (the linear scaling rule 0.1 × batch/256 of Goyal et al. 2017),
 	// 90 epochs, 10 warmup epochs, cosine decay to 0, EMA decay 0.9999 with
 	// TensorFlow's early-training ramp. The "imagenet" dataset must be
@@ -101,7 +101,7 @@ func Preset(name string) (Config, error) {
 }
 
 // ConfigKeys lists the config.json field names that `--set key=value` may
-// override (see SetField), sorted.
+// override (see Config.Set), sorted.
 func ConfigKeys() []string {
 	keys := make([]string, 0, len(settable))
 	for k := range settable {
@@ -112,7 +112,7 @@ func ConfigKeys() []string {
 }
 
 // settable maps config.json field names to Config's field indexes, for
-// SetField: every field but preset (set by Preset), objective_params (the objective's
+// Config.Set: every field but preset (set by Preset), objective_params (the objective's
 // hyperparameters have their own keys) and init_from_sha256 (read from the
 // init_from run by Resolved).
 var settable = func() map[string]int {
@@ -126,62 +126,3 @@ var settable = func() map[string]int {
 	}
 	return m
 }()
-
-// SetField sets the field whose config.json name is key from its text
-// value: numbers as Go parses them, booleans as true/false (or 1/0,
-// on/off), step_epochs as comma-separated integers. An unknown key is an
-// error listing the valid ones. Ranges are checked later by Validate.
-func (c *Config) SetField(key, value string) error {
-	i, ok := settable[key]
-	if !ok {
-		return fmt.Errorf("unknown config key %q; valid keys: %s", key, strings.Join(ConfigKeys(), ", "))
-	}
-	f := reflect.ValueOf(c).Elem().Field(i)
-	bad := func(want string) error { return fmt.Errorf("config key %s: %q is not %s", key, value, want) }
-	switch f.Kind() {
-	case reflect.String:
-		f.SetString(value)
-	case reflect.Int:
-		v, err := strconv.Atoi(value)
-		if err != nil {
-			return bad("an integer")
-		}
-		f.SetInt(int64(v))
-	case reflect.Uint64:
-		v, err := strconv.ParseUint(value, 10, 64)
-		if err != nil {
-			return bad("an unsigned integer")
-		}
-		f.SetUint(v)
-	case reflect.Float64:
-		v, err := strconv.ParseFloat(value, 64)
-		if err != nil {
-			return bad("a number")
-		}
-		f.SetFloat(v)
-	case reflect.Bool:
-		switch value {
-		case "true", "1", "on":
-			f.SetBool(true)
-		case "false", "0", "off":
-			f.SetBool(false)
-		default:
-			return bad("true or false")
-		}
-	case reflect.Slice: // step_epochs
-		var epochs []int
-		if value != "" {
-			for _, s := range strings.Split(value, ",") {
-				v, err := strconv.Atoi(strings.TrimSpace(s))
-				if err != nil {
-					return bad("a comma-separated list of integers")
-				}
-				epochs = append(epochs, v)
-			}
-		}
-		f.Set(reflect.ValueOf(epochs))
-	default:
-		panic(fmt.Sprintf("train: config field %s of unsupported kind %v", key, f.Kind()))
-	}
-	return nil
-}

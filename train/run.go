@@ -23,6 +23,7 @@ import (
 	"github.com/losslab/losslab/internal/jsonfile"
 
 	"github.com/losslab/losslab/data"
+	"github.com/losslab/losslab/metrics"
 	"github.com/losslab/losslab/nn"
 	"github.com/losslab/losslab/objective"
 	"github.com/losslab/losslab/optim"
@@ -69,12 +70,13 @@ type Result struct {
 // When ctx is cancelled, Run saves a checkpoint before the next step and
 // returns ctx.Err(); calling Run again with the same config resumes and ends
 // with bit-identical weights. A NaN or infinite loss stops the run with an
-// error naming the step and epoch. progress may be nil.
-func Run(ctx context.Context, cfg Config, dir string, progress Progress) (*Result, error) {
+// error naming the step and epoch.
+func Run(ctx context.Context, cfg Config, dir string, opts Options) (*Result, error) {
 	cfg = cfg.Resolved()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	progress := opts.Progress
 	if progress == nil {
 		progress = noProgress{}
 	}
@@ -94,7 +96,7 @@ func Run(ctx context.Context, cfg Config, dir string, progress Progress) (*Resul
 
 	defer tensor.SetThreads(tensor.Threads())
 	tensor.SetThreads(cfg.Threads)
-	r, err := newRun(cfg, dir)
+	r, err := newRun(cfg, dir, opts.Datasets)
 	if err != nil {
 		if created {
 			// Nothing was trained: release the folder so that a corrected
@@ -105,6 +107,16 @@ func Run(ctx context.Context, cfg Config, dir string, progress Progress) (*Resul
 		return nil, err
 	}
 	return r.run(ctx, progress)
+}
+
+// Options are what a run needs besides its Config. None of them changes
+// a result.
+type Options struct {
+	// Datasets resolves Config.Dataset; nil resolves catalogue names,
+	// paths, derived tasks and holdout splits (data.Resolver).
+	Datasets *data.Resolver
+	// Progress receives every step and epoch; nil discards them.
+	Progress Progress
 }
 
 type noProgress struct{}
@@ -185,10 +197,10 @@ type run struct {
 	dzPartner   *tensor.Tensor
 }
 
-func newRun(cfg Config, dir string) (*run, error) {
+func newRun(cfg Config, dir string, datasets *data.Resolver) (*run, error) {
 	r := &run{cfg: cfg, dir: dir}
 	var err error
-	if r.train, r.test, err = loadDataset(cfg.Dataset); err != nil {
+	if r.train, r.test, err = datasets.Load(cfg.Dataset); err != nil {
 		return nil, err
 	}
 	r.train, r.test = r.train.Head(cfg.TrainLimit), r.test.Head(cfg.TestLimit)
@@ -204,7 +216,7 @@ func newRun(cfg Config, dir string) (*run, error) {
 	if cfg.InitFrom != "" {
 		// Before the optimiser and the EMA take their initial state; a
 		// checkpoint restored below overwrites these values anyway.
-		if _, err = initFrom(cfg, r.model); err != nil {
+		if _, err = initFrom(cfg, r.model, datasets); err != nil {
 			return nil, err
 		}
 	}
@@ -465,43 +477,31 @@ func (r *run) trainStep(lr float64) (loss float64, correct int) {
 }
 
 // evaluate returns the test accuracy and softmax cross-entropy in eval mode
-// (BatchNorm running statistics, no dropout), on the EMA weights if enabled.
+// (Predict), on the EMA weights if enabled.
 func (r *run) evaluate() (accuracy, loss float64) {
 	if r.ema != nil {
 		r.ema.SwapIn()
 		defer r.ema.SwapOut()
 	}
-	n, bs := r.test.Len(), r.cfg.EvalBatchSize
 	var lossSum float64
 	correct := 0
-	for lo := 0; lo < n; lo += bs {
-		hi := min(lo+bs, n)
-		r.test.Slice(lo, hi, &r.batch)
-		if c := r.cfg.EvalCrop; c > 0 && c < 1 {
-			data.CenterCrop(&r.batch, c)
-		}
-		z := r.model.Forward(r.batch.X, false)
-		lossSum += objective.Softmax{}.Loss(z, r.batch.Labels, nil) * float64(hi-lo)
-		correct += countCorrect(z, r.batch.Labels)
-	}
+	_ = Predict(r.model, r.cfg, r.test, func(labels []int, outs []nn.Output) error {
+		z := outs[len(outs)-1].Tensor
+		lossSum += objective.Softmax{}.Loss(z, labels, nil) * float64(len(labels))
+		correct += countCorrect(z, labels)
+		return nil
+	})
+	n := r.test.Len()
 	return float64(correct) / float64(n), lossSum / float64(n)
 }
 
-// countCorrect counts the rows of z [N, K] whose first maximum is at the label.
+// countCorrect counts the rows of z whose prediction is the label
+// (metrics.Correct); a batch with non-finite logits counts none, and its
+// loss stops the run.
 func countCorrect(z *tensor.Tensor, labels []int) int {
-	k := z.Shape[1]
-	c := 0
-	for i, y := range labels {
-		row := z.Data[i*k : (i+1)*k]
-		best := 0
-		for j, v := range row {
-			if v > row[best] {
-				best = j
-			}
-		}
-		if best == y {
-			c++
-		}
+	c, err := metrics.Correct(z, labels)
+	if err != nil {
+		return 0
 	}
 	return c
 }

@@ -50,7 +50,7 @@ func barsSplit(name, split string, n, k, c int, columns bool, seed, stream uint6
 // tinyDataset is a synthetic 4-class problem of 8×8 grey images whose
 // classes light rows (barsSplit). poison puts a NaN in the first training
 // image.
-func tinyDataset(poison bool) DatasetLoader {
+func tinyDataset(poison bool) data.Loader {
 	return func() (train, test *data.Dataset, err error) {
 		train = barsSplit("tiny", "train", 240, 4, 1, false, 1, 7)
 		test = barsSplit("tiny", "test", 80, 4, 1, false, 2, 7)
@@ -61,10 +61,22 @@ func tinyDataset(poison bool) DatasetLoader {
 	}
 }
 
-func init() {
-	RegisterDataset("tiny", tinyDataset(false))
-	RegisterDataset("tiny-nan", tinyDataset(true))
-}
+// testData resolves the tests' synthetic datasets besides the catalogue's.
+var testData = func() *data.Resolver {
+	r := data.NewResolver()
+	for name, load := range map[string]data.Loader{
+		"tiny": tinyDataset(false), "tiny-nan": tinyDataset(true),
+		"stripes": stripesDataset(1), "stripes-rgb": stripesDataset(3),
+	} {
+		if err := r.Add(name, load); err != nil {
+			panic(err)
+		}
+	}
+	return r
+}()
+
+// opts are the Options of a test run: the test datasets and progress p.
+func opts(p Progress) Options { return Options{Datasets: testData, Progress: p} }
 
 // tinyConfig trains an mlp on 200 tiny examples for 3 epochs of 7 steps,
 // with dropout on the penultimate features (so the per-step seeds matter)
@@ -91,7 +103,7 @@ func (f progressFunc) Epoch(EpochMetrics) {}
 
 func mustRun(t *testing.T, cfg Config, dir string) *Result {
 	t.Helper()
-	res, err := Run(context.Background(), cfg, dir, nil)
+	res, err := Run(context.Background(), cfg, dir, opts(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,11 +117,11 @@ func runCancelledAt(t *testing.T, cfg Config, dir string, step int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, err := Run(ctx, cfg, dir, progressFunc(func(s StepInfo) {
+	_, err := Run(ctx, cfg, dir, opts(progressFunc(func(s StepInfo) {
 		if step == 0 || s.Step == step {
 			cancel()
 		}
-	}))
+	})))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("run cancelled at step %d returned %v, want context.Canceled", step, err)
 	}
@@ -142,7 +154,7 @@ func sameLog(t *testing.T, got, want []EpochMetrics) {
 func TestRunLearnsAndLogs(t *testing.T) {
 	dir := t.TempDir()
 	var steps []int
-	res, err := Run(context.Background(), tinyConfig(), dir, progressFunc(func(s StepInfo) { steps = append(steps, s.Step) }))
+	res, err := Run(context.Background(), tinyConfig(), dir, opts(progressFunc(func(s StepInfo) { steps = append(steps, s.Step) })))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,13 +234,13 @@ func TestResumeAfterCrashAtMidEpochCheckpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want, err := Run(context.Background(), cfg, ref, progressFunc(func(s StepInfo) {
+	want, err := Run(context.Background(), cfg, ref, opts(progressFunc(func(s StepInfo) {
 		if s.Step == 11 {
 			copyFile(ConfigFile)
 			copyFile(CheckpointFile)
 			copyFile(MetricsLogFile)
 		}
-	}))
+	})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +308,7 @@ func TestAlreadyDone(t *testing.T) {
 	called := false
 	// Result-neutral fields may differ.
 	cfg.CheckpointEvery, cfg.EvalBatchSize = 5, 100
-	again, err := Run(context.Background(), cfg, dir, progressFunc(func(StepInfo) { called = true }))
+	again, err := Run(context.Background(), cfg, dir, opts(progressFunc(func(StepInfo) { called = true })))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +328,7 @@ func TestRefusesDifferentConfig(t *testing.T) {
 	mustRun(t, cfg, dir)
 	other := cfg
 	other.Seed, other.LR, other.Threads = 9, 0.1, 1
-	_, err := Run(context.Background(), other, dir, nil)
+	_, err := Run(context.Background(), other, dir, opts(nil))
 	if err == nil {
 		t.Fatal("a different config was accepted")
 	}
@@ -337,7 +349,7 @@ func TestRefusesDifferentConfig(t *testing.T) {
 
 	junk := t.TempDir()
 	os.WriteFile(filepath.Join(junk, ConfigFile), []byte(`{"not":"a config"}`), 0o644)
-	if _, err := Run(context.Background(), cfg, junk, nil); err == nil || !strings.Contains(err.Error(), ConfigFile) {
+	if _, err := Run(context.Background(), cfg, junk, opts(nil)); err == nil || !strings.Contains(err.Error(), ConfigFile) {
 		t.Errorf("foreign config.json: err = %v", err)
 	}
 }
@@ -361,7 +373,7 @@ func TestCorruptCheckpointIsAnError(t *testing.T) {
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Run(context.Background(), cfg, dir, nil)
+		_, err := Run(context.Background(), cfg, dir, opts(nil))
 		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "corrupt") {
 			t.Errorf("%s: err = %v; want it to name %s as corrupt", name, err, path)
 		}
@@ -371,7 +383,7 @@ func TestCorruptCheckpointIsAnError(t *testing.T) {
 	other := cfg
 	other.Model = "mnist-cnn"
 	os.Remove(filepath.Join(dir, ConfigFile))
-	if _, err := Run(context.Background(), other, dir, nil); err == nil || !strings.Contains(err.Error(), path) {
+	if _, err := Run(context.Background(), other, dir, opts(nil)); err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("checkpoint of another config: err = %v", err)
 	}
 }
@@ -383,7 +395,7 @@ func TestDivergenceStops(t *testing.T) {
 	cfg.TrainLimit = 0
 	var err error
 	// The poisoned image is somewhere in the first epoch's shuffled order.
-	_, err = Run(context.Background(), cfg, t.TempDir(), nil)
+	_, err = Run(context.Background(), cfg, t.TempDir(), opts(nil))
 	if err == nil {
 		t.Fatal("NaN input trained without error")
 	}
@@ -408,7 +420,7 @@ func TestConfigValidate(t *testing.T) {
 		field string
 		edit  func(c *Config)
 	}{
-		{"dataset", func(c *Config) { c.Dataset = "imagenet" }},
+		{"dataset", func(c *Config) { c.Dataset = "" }},
 		{"model", func(c *Config) { c.Model = "vgg" }},
 		{"objective", func(c *Config) { c.Objective = "hinge" }},
 		{"objective", func(c *Config) { c.ObjectiveParams = map[string]float64{"keep_prob": 2} }},
@@ -620,7 +632,7 @@ func TestBench(t *testing.T) {
 
 func TestParamsSHA256(t *testing.T) {
 	cfg := tinyConfig()
-	r, err := newRun(cfg.Resolved(), t.TempDir())
+	r, err := newRun(cfg.Resolved(), t.TempDir(), testData)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -657,18 +669,37 @@ func TestFailedStartLeavesFolderReusable(t *testing.T) {
 	dir := t.TempDir()
 	bad := tinyConfig()
 	bad.Dataset = filepath.Join(dir, "missing", "data.npz")
-	if _, err := Run(context.Background(), bad, dir, nil); err == nil {
+	if _, err := Run(context.Background(), bad, dir, opts(nil)); err == nil {
 		t.Fatal("training on a missing dataset path succeeded")
 	}
 	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("config.json after a failed start: %v, want it absent", err)
 	}
-	if _, err := Run(context.Background(), tinyConfig(), dir, nil); err != nil {
+	if _, err := Run(context.Background(), tinyConfig(), dir, opts(nil)); err != nil {
 		t.Fatalf("corrected run refused: %v", err)
 	}
 	// Once trained, the folder is claimed: a different config is refused.
 	var conflict *ConfigConflictError
-	if _, err := Run(context.Background(), bad, dir, nil); !errors.As(err, &conflict) {
+	if _, err := Run(context.Background(), bad, dir, opts(nil)); !errors.As(err, &conflict) {
 		t.Errorf("different config on a trained folder: err %v, want ConfigConflictError", err)
+	}
+}
+
+// An unknown dataset is found when the run loads it: the error names it
+// and the folder is released, so a corrected command is not refused as a
+// different config.
+func TestRunUnknownDataset(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Dataset = "imagenet-typo"
+	dir := t.TempDir()
+	_, err := Run(context.Background(), cfg, dir, opts(nil))
+	if err == nil || !strings.Contains(err.Error(), `unknown dataset "imagenet-typo"`) || !strings.Contains(err.Error(), "tiny") {
+		t.Fatalf("err = %v; want it to name the dataset and list the known ones", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("config.json left behind after a failed start: %v", err)
+	}
+	if _, err := Run(context.Background(), tinyConfig(), dir, opts(nil)); err != nil {
+		t.Errorf("the corrected config is refused: %v", err)
 	}
 }

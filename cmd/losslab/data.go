@@ -12,10 +12,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/losslab/losslab/internal/atomicfile"
-
 	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/data/corrupt"
+	"github.com/losslab/losslab/npy"
 )
 
 // dataOptions are the flags of `losslab data`.
@@ -35,7 +34,7 @@ type dataOptions struct {
 func (o *dataOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.dataset, "dataset", "", "corrupt: dataset name or path")
 	fs.StringVar(&o.out, "out", "", "corrupt: output folder for the .npy sets")
-	fs.StringVar(&o.corruptions, "corruptions", "common", "corrupt: comma-separated names, or common, mnist-c, all")
+	fs.StringVar(&o.corruptions, "corruptions", "common", "corrupt: comma-separated corruption names and groups ("+strings.Join(corrupt.Groups, ", ")+")")
 	fs.StringVar(&o.split, "split", "test", "corrupt: split to corrupt (train or test)")
 	fs.Uint64Var(&o.seed, "seed", 0, "corrupt: seed; image i of corruption c at severity s depends only on (seed, c, s, i)")
 	fs.IntVar(&o.limit, "limit", 0, "corrupt: use only the first N images (0 = all)")
@@ -177,7 +176,7 @@ func dataVerify(names []string, w io.Writer) error {
 
 func dataInfo(name string, w io.Writer) error {
 	t0 := time.Now()
-	train, test, err := data.Load(name)
+	train, test, err := data.NewResolver().Load(name)
 	if err != nil {
 		return err
 	}
@@ -189,25 +188,18 @@ func dataInfo(name string, w io.Writer) error {
 	return nil
 }
 
-// corruptionNames expands the --corruptions flag.
+// corruptionNames expands the --corruptions flag: comma-separated
+// corruption names and groups, in the order of corrupt.Expand.
 func corruptionNames(spec string) ([]string, error) {
-	switch spec {
-	case "common":
-		return corrupt.Common(), nil
-	case "mnist-c":
-		return corrupt.MNISTCNames(), nil
-	case "all":
-		return corrupt.All(), nil
-	}
 	var names []string
 	for _, n := range strings.Split(spec, ",") {
-		n = strings.TrimSpace(n)
-		if corrupt.Lookup(n) == nil {
-			return nil, usageErrorf("data corrupt: unknown corruption %q; known: %s", n, strings.Join(corrupt.All(), ", "))
-		}
-		names = append(names, n)
+		names = append(names, strings.TrimSpace(n))
 	}
-	return names, nil
+	out, err := corrupt.Expand(names)
+	if err != nil {
+		return nil, usageErrorf("data corrupt: %v", err)
+	}
+	return out, nil
 }
 
 func dataCorrupt(o *dataOptions, w io.Writer) error {
@@ -224,7 +216,7 @@ func dataCorrupt(o *dataOptions, w io.Writer) error {
 	if o.split != "train" && o.split != "test" {
 		return usageErrorf("data corrupt: --split %q; want train or test", o.split)
 	}
-	train, test, err := data.Load(o.dataset)
+	train, test, err := data.NewResolver().Load(o.dataset)
 	if err != nil {
 		return err
 	}
@@ -251,7 +243,7 @@ func dataCorrupt(o *dataOptions, w io.Writer) error {
 				return err
 			}
 			file := filepath.Join(o.out, "far-ood_"+kind+".npy")
-			if err := atomicfile.WriteFile(file, data.EncodeNPYUint8([]int{raw.N, raw.H, raw.W, raw.C}, raw.Pix)); err != nil {
+			if err := npy.WriteFile(file, &npy.Array{Shape: []int{raw.N, raw.H, raw.W, raw.C}, DType: "|u1", Uint8: raw.Pix}); err != nil {
 				return err
 			}
 			fmt.Fprintf(w, "wrote %s\n", file)

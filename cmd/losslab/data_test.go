@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/losslab/losslab/data"
+	"github.com/losslab/losslab/npy"
 )
 
 // toyNPZ writes a .npz dataset of 6 train and 4 test 8×8 grey images.
@@ -25,10 +26,10 @@ func toyNPZ(t *testing.T) string {
 		}
 		return b
 	}
-	err := data.WriteNPZ(path, map[string][]byte{
-		"x_train": data.EncodeNPYUint8([]int{6, 8, 8}, img(6)), "y_train": data.EncodeNPYInt64([]int{6}, []int{0, 1, 0, 1, 0, 1}),
-		"x_test": data.EncodeNPYUint8([]int{4, 8, 8}, img(4)), "y_test": data.EncodeNPYInt64([]int{4}, []int{1, 0, 1, 0}),
-	}, []string{"x_train", "y_train", "x_test", "y_test"})
+	err := npy.WriteNPZ(path, []string{"x_train", "y_train", "x_test", "y_test"}, []*npy.Array{
+		{Shape: []int{6, 8, 8}, DType: "|u1", Uint8: img(6)}, npy.FromInts([]int{0, 1, 0, 1, 0, 1}),
+		{Shape: []int{4, 8, 8}, DType: "|u1", Uint8: img(4)}, npy.FromInts([]int{1, 0, 1, 0}),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,9 +79,9 @@ func TestDataCommands(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "mnistc_stripe_s2.npy")); err == nil {
 		t.Error("MNIST-C corruption written at severity 2")
 	}
-	a, err := data.LoadNPY(filepath.Join(dir, "gaussian_noise_s3.npy"))
-	if err != nil || !slices.Equal(a.Shape, []int{3, 8, 8, 1}) {
-		t.Errorf("corrupted set: shape %v, %v", a.Shape, err)
+	a, err := npy.ReadFile(filepath.Join(dir, "gaussian_noise_s3.npy"))
+	if err != nil || !slices.Equal(a.Shape, []int{3, 8, 8, 1}) || a.DType != "|u1" {
+		t.Fatalf("corrupted set: %+v, %v", a, err)
 	}
 	grid := filepath.Join(t.TempDir(), "g.png")
 	if err := run(ctx, []string{"data", "corrupt", "--dataset", npz, "--grid", grid, "--corruptions", "fog,contrast", "--images", "2", "--zoom", "2"}, io.Discard, io.Discard); err != nil {

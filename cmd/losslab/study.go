@@ -121,7 +121,7 @@ func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stder
 	if o.quick {
 		spec = spec.Quick()
 	}
-	p, err := study.NewPlan(spec)
+	p, err := study.NewPlan(spec, nil)
 	if err != nil {
 		return usageErrorf("study: %v", err)
 	}

@@ -3,16 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/losslab/losslab/data"
-	"github.com/losslab/losslab/objective"
 	"github.com/losslab/losslab/train"
 )
 
@@ -39,7 +38,7 @@ var trainFlagKeys = map[string]string{
 
 // setPairs collects repeated `--set key=value` overrides in order, as text:
 // whether a key is a config field or an objective hyperparameter is decided
-// once the objective is known (resolveTrainConfig).
+// once the objective is known (train.ApplyOverrides).
 type setPairs [][2]string
 
 func (s *setPairs) String() string {
@@ -103,7 +102,8 @@ func (o *trainOptions) AddFlags(fs *flag.FlagSet) {
 	c := &o.cfg
 	fs.StringVar(&o.preset, "preset", "mnist", "recipe to start from: "+strings.Join(train.PresetNames(), ", ")+
 		"; flags and --set override its fields (the defaults shown are the mnist preset's)")
-	fs.StringVar(&c.Dataset, "dataset", d.Dataset, "dataset: "+strings.Join(train.DatasetNames(), ", "))
+	fs.StringVar(&c.Dataset, "dataset", d.Dataset, "dataset: "+strings.Join(data.Names(), ", ")+
+		", a derived task NAME-"+strings.Join(data.DerivedTasks, ", NAME-")+", or a path to a .npz file or an image folder with train/ and test/")
 	fs.StringVar(&c.Model, "model", d.Model, "model name")
 	fs.StringVar(&c.Objective, "objective", d.Objective, "objective name, or a '+'-joined stack")
 	fs.Var(&o.sets, "set", "override `key=value` (repeatable), applied after the preset and the other flags: "+
@@ -162,7 +162,7 @@ func runTrain(ctx context.Context, o *trainOptions, args []string, stdout, stder
 		return usageErrorf("train: %v", err)
 	}
 	var res *train.Result
-	res, err = train.Run(ctx, cfg, o.out, train.NewTerminalProgress(stderr))
+	res, err = train.Run(ctx, cfg, o.out, train.Options{Progress: train.NewTerminalProgress(stderr)})
 	if err != nil {
 		return err
 	}
@@ -185,9 +185,9 @@ func runTrain(ctx context.Context, o *trainOptions, args []string, stdout, stder
 }
 
 // resolveTrainConfig builds the run's config: the preset, then every flag
-// set explicitly on the command line, then the --set pairs in order (config
-// keys to the config, other keys to the objective's hyperparameters); then
-// it fills defaults and validates.
+// set explicitly on the command line, then the --set pairs in order
+// (train.ApplyOverrides: config keys to the config, other keys to the
+// objective's hyperparameters); then it fills defaults and validates.
 func resolveTrainConfig(o *trainOptions) (train.Config, error) {
 	cfg, err := train.Preset(o.preset)
 	if err != nil {
@@ -196,7 +196,7 @@ func resolveTrainConfig(o *trainOptions) (train.Config, error) {
 	var flagErr error
 	o.fs.Visit(func(f *flag.Flag) {
 		if key, ok := trainFlagKeys[f.Name]; ok && flagErr == nil {
-			if err := cfg.SetField(key, f.Value.String()); err != nil {
+			if err := cfg.Set(key, f.Value.String()); err != nil {
 				flagErr = fmt.Errorf("--%s: %v", f.Name, err)
 			}
 		}
@@ -204,34 +204,18 @@ func resolveTrainConfig(o *trainOptions) (train.Config, error) {
 	if flagErr != nil {
 		return cfg, flagErr
 	}
-	configKeys := train.ConfigKeys()
-	var objectiveSets []string
-	for _, kv := range o.sets {
-		if slices.Contains(configKeys, kv[0]) {
-			if err := cfg.SetField(kv[0], kv[1]); err != nil {
-				return cfg, fmt.Errorf("--set %s=%s: %v", kv[0], kv[1], err)
-			}
-		} else {
-			objectiveSets = append(objectiveSets, kv[0]+"="+kv[1])
-		}
+	overrides := make([]train.Override, len(o.sets))
+	for i, kv := range o.sets {
+		overrides[i] = train.Override{Key: kv[0], Value: kv[1]}
 	}
-	if len(objectiveSets) > 0 {
-		if _, err := objective.New(cfg.Objective, nil); err != nil {
-			return cfg, err
-		}
-		var params setFlags
-		for _, kv := range objectiveSets {
-			if err := params.Set(kv); err != nil {
-				return cfg, fmt.Errorf("--set %s: %v", kv, err)
-			}
-		}
-		for key, v := range params {
-			if _, err := objective.New(cfg.Objective, map[string]float64{key: v}); err != nil && strings.Contains(err.Error(), "unknown") {
-				return cfg, fmt.Errorf("--set %s: not a config key nor a hyperparameter of objective %s (%v); config keys: %s",
-					key, cfg.Objective, err, strings.Join(configKeys, ", "))
-			}
-		}
-		cfg.ObjectiveParams = map[string]float64(params)
+	cfg, err = train.ApplyOverrides(cfg, overrides)
+	var badValue *train.OverrideError
+	var unknown *train.UnknownOverrideError
+	switch {
+	case errors.As(err, &badValue) || errors.As(err, &unknown):
+		return cfg, fmt.Errorf("--set %v", err)
+	case err != nil: // the objective's name
+		return cfg, err
 	}
 	cfg = cfg.Resolved()
 	return cfg, cfg.Validate()

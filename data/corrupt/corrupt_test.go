@@ -3,11 +3,14 @@ package corrupt
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/losslab/losslab/data"
+	"github.com/losslab/losslab/npy"
 )
 
 // testImage is a smooth pattern with an edge, in (0, 1), h×w×c.
@@ -487,12 +490,40 @@ func TestOnTheFlyEqualsWritten(t *testing.T) {
 			}
 		}
 	}
-	labels, err := data.LoadNPY(filepath.Join(dir, "labels.npy"))
-	if err != nil || labels.At(2) != 2 {
-		t.Fatalf("labels.npy: %v", err)
+	// The files keep numpy's dtypes: images "|u1" N×H×W×C, labels "<i8".
+	labels, err := npy.ReadFile(filepath.Join(dir, "labels.npy"))
+	if err != nil || labels.DType != "<i8" || !slices.Equal(labels.Shape, []int{5}) || labels.At(2) != 2 {
+		t.Fatalf("labels.npy: %+v, %v", labels, err)
 	}
-	if _, err := LoadSet(dir, "fog", 1, d); err == nil {
-		t.Error("LoadSet of an unwritten corruption succeeded")
+	images, err := npy.ReadFile(filepath.Join(dir, SetFile("snow", 3)))
+	if err != nil || images.DType != "|u1" || !slices.Equal(images.Shape, []int{5, 12, 10, 3}) || len(images.Uint8) != len(raw.Pix) {
+		t.Fatalf("%s: %+v, %v", SetFile("snow", 3), images, err)
+	}
+	if _, err := LoadSet(dir, "fog", 1, d); err == nil || !strings.Contains(err.Error(), SetFile("fog", 1)) {
+		t.Errorf("LoadSet of an unwritten corruption: %v; want an error naming the file", err)
+	}
+	// A file of another dtype or shape is refused, naming the file.
+	floats := &npy.Array{Shape: []int{5, 12, 10, 3}, Float32: make([]float32, len(raw.Pix))}
+	if err := npy.WriteFile(filepath.Join(dir, SetFile("fog", 1)), floats); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSet(dir, "fog", 1, d); err == nil || !strings.Contains(err.Error(), SetFile("fog", 1)) || !strings.Contains(err.Error(), "uint8") {
+		t.Errorf("LoadSet of a float32 file: %v; want an error naming the file and uint8", err)
+	}
+	small := &npy.Array{Shape: []int{4, 12, 10, 3}, DType: "|u1", Uint8: raw.Pix[:4*360]}
+	if err := npy.WriteFile(filepath.Join(dir, SetFile("fog", 2)), small); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSet(dir, "fog", 2, d); err == nil || !strings.Contains(err.Error(), "[4 12 10 3]") {
+		t.Errorf("LoadSet of a 4-image file: %v; want an error giving its shape", err)
+	}
+	// A truncated file is an error naming it.
+	b, _ := os.ReadFile(filepath.Join(dir, SetFile("snow", 3)))
+	if err := os.WriteFile(filepath.Join(dir, SetFile("fog", 3)), b[:len(b)-1], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSet(dir, "fog", 3, d); err == nil || !strings.Contains(err.Error(), SetFile("fog", 3)) || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("LoadSet of a truncated file: %v", err)
 	}
 }
 

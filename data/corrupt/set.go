@@ -16,6 +16,7 @@ import (
 	"github.com/losslab/losslab/internal/atomicfile"
 
 	"github.com/losslab/losslab/data"
+	"github.com/losslab/losslab/npy"
 	"github.com/losslab/losslab/tensor"
 )
 
@@ -87,7 +88,7 @@ func WriteSet(dir string, d *data.Dataset, names []string, seed uint64, progress
 				return err
 			}
 			file := filepath.Join(dir, SetFile(name, s))
-			if err := atomicfile.WriteFile(file, data.EncodeNPYUint8(shape, out.Pix)); err != nil {
+			if err := npy.WriteFile(file, &npy.Array{Shape: shape, DType: "|u1", Uint8: out.Pix}); err != nil {
 				return err
 			}
 			if progress != nil {
@@ -95,7 +96,10 @@ func WriteSet(dir string, d *data.Dataset, names []string, seed uint64, progress
 			}
 		}
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, "labels.npy"), data.EncodeNPYInt64([]int{raw.N}, d.Labels)); err != nil {
+	// int64 ("<i8") labels, one per image: WriteFile checks the count.
+	labels := npy.FromInts(d.Labels)
+	labels.Shape = []int{raw.N}
+	if err := npy.WriteFile(filepath.Join(dir, "labels.npy"), labels); err != nil {
 		return err
 	}
 	js, err := json.MarshalIndent(m, "", "  ")
@@ -110,15 +114,15 @@ func WriteSet(dir string, d *data.Dataset, names []string, seed uint64, progress
 // it must match.
 func LoadSet(dir, name string, severity int, base *data.Dataset) (*data.Dataset, error) {
 	path := filepath.Join(dir, SetFile(name, severity))
-	a, err := data.LoadNPY(path)
+	a, err := npy.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	want := base.Images.Shape
-	if a.U8 == nil || !slices.Equal(a.Shape, want) {
-		return nil, fmt.Errorf("%s: uint8 array of shape %v; want %v to match %s %s", path, a.Shape, want, base.Name, base.Split)
+	if a.Uint8 == nil || !slices.Equal(a.Shape, want) {
+		return nil, fmt.Errorf("%s: %s array of shape %v; want uint8 (|u1) of shape %v to match %s %s", path, a.DType, a.Shape, want, base.Name, base.Split)
 	}
-	raw := &data.RawImages{N: want[0], H: want[1], W: want[2], C: want[3], Pix: a.U8}
+	raw := &data.RawImages{N: want[0], H: want[1], W: want[2], C: want[3], Pix: a.Uint8}
 	return data.ToDataset(base.Name, fmt.Sprintf("%s-%s-%d", base.Split, name, severity), raw, base.Labels, base.NumClasses, base.Norm)
 }
 

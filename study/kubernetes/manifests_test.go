@@ -37,7 +37,7 @@ func smallSpec() study.Spec {
 
 func smallPlan(t *testing.T) *study.Plan {
 	t.Helper()
-	p, err := study.NewPlan(smallSpec())
+	p, err := study.NewPlan(smallSpec(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestManifests(t *testing.T) {
 	}
 	s := smallSpec()
 	s.Seeds = []uint64{1, 2}
-	p2, err := study.NewPlan(s)
+	p2, err := study.NewPlan(s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
