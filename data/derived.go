@@ -10,7 +10,7 @@ import (
 // DerivedTasks are the tasks a dataset name NAME-TASK derives from dataset
 // NAME without a download (Derive). They serve as transfer targets and as
 // pretraining datasets (docs/definitions.md, "Derived tasks").
-var DerivedTasks = []string{"rot90", "parity", "lower", "upper"}
+var DerivedTasks = []string{"rot90", "parity", "lower", "upper", "pairs"}
 
 // SplitDerived splits a derived-task name NAME-TASK into NAME and TASK;
 // base is "" when name does not end in -TASK for a task of DerivedTasks.
@@ -29,6 +29,9 @@ func SplitDerived(name string) (base, task string) {
 //   - "rot90" rotates every image a quarter turn clockwise (square [H, W, C]
 //     images only), labels unchanged;
 //   - "parity" relabels class y as y mod 2 (2 classes);
+//   - "pairs" relabels class y as ⌊y/2⌋ (⌈K/2⌉ coarse classes: the digits
+//     {0, 1}, {2, 3}, …): a model pretrained on NAME-pairs is never asked to
+//     tell the two classes of a pair apart, which transfer to NAME asks;
 //   - "lower" keeps the examples of the first ⌊K/2⌋ classes, "upper" those
 //     of the others relabelled from 0 (class y → y − ⌊K/2⌋): a model
 //     pretrained on NAME-lower has never seen NAME-upper's classes.
@@ -76,6 +79,15 @@ func Derive(d *Dataset, task, name string) (*Dataset, error) {
 			}
 		}
 		out.Images = img
+	case "pairs":
+		if d.NumClasses < 4 {
+			return nil, fmt.Errorf("dataset %s: pairs needs at least 4 classes; dataset %s has %d", name, d.Name, d.NumClasses)
+		}
+		out.Labels = make([]int, len(d.Labels))
+		for i, y := range d.Labels {
+			out.Labels[i] = y / 2
+		}
+		out.NumClasses = (d.NumClasses + 1) / 2
 	case "parity":
 		out.Labels = make([]int, len(d.Labels))
 		for i, y := range d.Labels {

@@ -212,3 +212,28 @@ func TestResolverErrors(t *testing.T) {
 		t.Errorf("adding to a nil resolver succeeded")
 	}
 }
+
+// NAME-pairs merges the classes two by two, {0, 1} → 0, {2, 3} → 1, …,
+// keeping every example and image.
+func TestDerivePairs(t *testing.T) {
+	r := NewResolver()
+	base, _, err := r.Load("mnist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairs, test, err := r.Load("mnist-pairs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pairs.NumClasses != 5 || test.NumClasses != 5 || pairs.Len() != base.Len() || pairs.Images != base.Images {
+		t.Fatalf("mnist-pairs: %d classes, %d examples", pairs.NumClasses, pairs.Len())
+	}
+	for i, y := range base.Labels {
+		if pairs.Labels[i] != y/2 {
+			t.Fatalf("example %d: digit %d labelled %d; want %d", i, y, pairs.Labels[i], y/2)
+		}
+	}
+	if slices.Max(base.Labels) != 9 {
+		t.Fatal("deriving modified the base dataset's labels")
+	}
+}

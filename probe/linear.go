@@ -45,7 +45,18 @@ type Config struct {
 	Validation *Data
 	// Fit controls each L-BFGS fit.
 	Fit FitOptions
+	// Raw fits on the features as they are (RawFeatures) instead of
+	// standardising each one (Standardisation). Standardising is the
+	// default because objectives change the scale of the penultimate
+	// features by orders of magnitude (cosine softmax and logit
+	// normalization among them), and one λ grid should suit every model;
+	// the raw probe shows what the features give without that help
+	// (docs/definitions.md, "Linear probe").
+	Raw bool
 }
+
+// RawFeatures names the raw probe's (Config.Raw) feature treatment.
+const RawFeatures = "none: features used as they are"
 
 // LambdaScore is one point of the λ search.
 type LambdaScore struct {
@@ -114,7 +125,7 @@ func LinearProbe(train, test Data, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	model, refit, err := refitProbe(train, cfg.Validation, dim, classes, s.best.Lambda, s.solutions[s.best.Lambda], cfg.Fit)
+	model, refit, err := refitProbe(train, cfg.Validation, dim, classes, s.best.Lambda, s.solutions[s.best.Lambda], cfg.Fit, cfg.Raw)
 	if err != nil {
 		return Result{}, err
 	}
@@ -122,14 +133,32 @@ func LinearProbe(train, test Data, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	treatment := Standardisation
+	if cfg.Raw {
+		treatment = RawFeatures
+	}
 	return Result{
 		Accuracy: acc, MeanPerClassAccuracy: perClass,
 		Lambda: s.best.Lambda, ValAccuracy: s.best.ValAccuracy,
 		Classes: classes, Train: len(split.yTrain), Val: len(split.yVal), Test: len(test.Y),
 		Search: s.scores, Refit: refit,
-		Objective: Objective, Standardisation: Standardisation, Selection: Selection,
+		Objective: Objective, Standardisation: treatment, Selection: Selection,
 		Model: model,
 	}, nil
+}
+
+// featureScaling is standardisation of the given rows, or for a raw probe
+// mean 0 and scale 1, under which standardise copies x exactly.
+func featureScaling(x *tensor.Tensor, rows []int, raw bool) (mean, scale []float64) {
+	if !raw {
+		return standardisation(x, rows)
+	}
+	p := x.Shape[1]
+	mean, scale = make([]float64, p), make([]float64, p)
+	for j := range scale {
+		scale[j] = 1
+	}
+	return mean, scale
 }
 
 // probeGrid returns cfg's λ grid (DefaultLambdas when unset) and its
@@ -171,7 +200,7 @@ func searchSplit(train Data, cfg Config) (splitData, error) {
 	var d splitData
 	if cfg.Validation != nil {
 		trainRows := seq(train.X.Shape[0])
-		mean, scale := standardisation(train.X, trainRows)
+		mean, scale := featureScaling(train.X, trainRows, cfg.Raw)
 		d.xTrain = standardise(train.X, mean, scale)
 		d.xVal = standardise(cfg.Validation.X, mean, scale)
 		d.yTrain, d.yVal = train.Y, cfg.Validation.Y
@@ -194,7 +223,7 @@ func searchSplit(train Data, cfg Config) (splitData, error) {
 	valRows, trainRows := perm[:nVal], perm[nVal:]
 	sort.Ints(valRows)
 	sort.Ints(trainRows)
-	mean, scale := standardisation(train.X, trainRows)
+	mean, scale := featureScaling(train.X, trainRows, cfg.Raw)
 	d.xTrain = gatherStandardised(train.X, trainRows, mean, scale)
 	d.xVal = gatherStandardised(train.X, valRows, mean, scale)
 	d.yTrain, d.yVal = pick(train.Y, trainRows), pick(train.Y, valRows)
@@ -280,7 +309,7 @@ func refinePoints(grid []float64, best float64, refine int) []float64 {
 
 // refitProbe fits the final model at lambda, from init, on train and val
 // (when set) together, standardised with their joint statistics.
-func refitProbe(train Data, val *Data, dim, classes int, lambda float64, init []float64, opts FitOptions) (*Logistic, FitInfo, error) {
+func refitProbe(train Data, val *Data, dim, classes int, lambda float64, init []float64, opts FitOptions, raw bool) (*Logistic, FitInfo, error) {
 	var xAll *tensor.Tensor
 	var yAll []int
 	if val != nil {
@@ -289,7 +318,7 @@ func refitProbe(train Data, val *Data, dim, classes int, lambda float64, init []
 	} else {
 		xAll, yAll = train.X, train.Y
 	}
-	mean, scale := standardisation(xAll, seq(xAll.Shape[0]))
+	mean, scale := featureScaling(xAll, seq(xAll.Shape[0]), raw)
 	xs := standardise(xAll, mean, scale)
 	full := newLogisticObjective(xs.Data, yAll, len(yAll), dim, classes)
 	params, info, err := full.fit(lambda, init, opts)

@@ -3,6 +3,7 @@ package probe
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -423,5 +424,72 @@ func TestConvexLinesearch(t *testing.T) {
 	}
 	if a, _ := runLinesearch(t, blowup, 1000); a > 10 {
 		t.Errorf("accepted α=%v where the objective is infinite", a)
+	}
+}
+
+// The raw probe fits the features as they are: its model carries mean 0
+// and scale 1, its predictions are argmax(W·x + b) on the unscaled x, and
+// rescaling one feature changes what it learns (the standardised probe
+// is blind to a feature's scale).
+func TestRawProbe(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	means := classMeans(rng, 3, 4, 3)
+	train, test := clusters(rng, means, 90), clusters(rng, means, 60)
+	scaled := func(d Data) Data {
+		x := tensor.FromData(append([]float32(nil), d.X.Data...), d.X.Shape...)
+		for i := 0; i < x.Shape[0]; i++ {
+			x.Data[i*4] *= 1000 // one feature on another scale
+		}
+		return Data{X: x, Y: d.Y}
+	}
+	raw, err := LinearProbe(train, test, Config{Seed: 1, Raw: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw.Standardisation != RawFeatures {
+		t.Errorf("Standardisation = %q; want %q", raw.Standardisation, RawFeatures)
+	}
+	m := raw.Model
+	for j := range m.Mean {
+		if m.Mean[j] != 0 || m.Scale[j] != 1 {
+			t.Fatalf("raw model feature %d: mean %v scale %v; want 0 and 1", j, m.Mean[j], m.Scale[j])
+		}
+	}
+	pred, err := m.Predict(test.X)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pred {
+		best, bestZ := 0, math.Inf(-1)
+		for k := range m.Classes {
+			z := float64(m.B[k])
+			for j := range m.Dim {
+				z += float64(m.W[k*m.Dim+j]) * float64(test.X.Data[i*m.Dim+j])
+			}
+			if z > bestZ {
+				best, bestZ = k, z
+			}
+		}
+		if pred[i] != best {
+			t.Fatalf("example %d: predicted %d; argmax(W·x+b) on raw x is %d", i, pred[i], best)
+		}
+	}
+	std1, err := LinearProbe(train, test, Config{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	std2, err := LinearProbe(scaled(train), scaled(test), Config{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw2, err := LinearProbe(scaled(train), scaled(test), Config{Seed: 1, Raw: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(std1.Accuracy-std2.Accuracy) > 1e-9 || std1.Lambda != std2.Lambda {
+		t.Errorf("standardised probe moved with a feature's scale: %v (λ %v) vs %v (λ %v)", std1.Accuracy, std1.Lambda, std2.Accuracy, std2.Lambda)
+	}
+	if slices.Equal(raw.Model.W, raw2.Model.W) {
+		t.Errorf("raw probe ignored a feature's scale")
 	}
 }

@@ -137,8 +137,20 @@ func (b *builder) mean(v, metric string) float64 {
 	return m
 }
 
-// cell formats mean ± s.e.m. of a metric, times scale, and the Welch p
-// against the reference as a second string.
+// bySeed returns variant v's values of metric keyed by seed.
+func (b *builder) bySeed(v, metric string) map[uint64]float64 {
+	out := map[uint64]float64{}
+	for _, r := range b.rows {
+		if r.Metric == metric && r.Seed != 0 && r.Variant() == v {
+			out[r.Seed] = r.Value
+		}
+	}
+	return out
+}
+
+// cell formats mean ± s.e.m. of a metric, times scale, and the p-value
+// against the reference (Compare: paired by seed where two or more seeds
+// are shared, else Welch) as a second string.
 func (b *builder) cell(v, metric string, scale float64, digits int) (string, string) {
 	xs := b.get(v, metric)
 	if len(xs) == 0 {
@@ -151,8 +163,8 @@ func (b *builder) cell(v, metric string, scale float64, digits int) (string, str
 	}
 	p := ""
 	if v != b.reference() {
-		if _, _, pv := WelchT(xs, b.get(b.reference(), metric)); !math.IsNaN(pv) {
-			p = formatP(pv)
+		if t := Compare(b.bySeed(v, metric), b.bySeed(b.reference(), metric)); !math.IsNaN(t.P) {
+			p = formatP(t.P)
 		}
 	}
 	return out, p
@@ -216,7 +228,7 @@ func (b *builder) has(metric string) bool {
 
 func (b *builder) build() {
 	sec := func(title string, blocks ...block) { b.sections = append(b.sections, section{title, blocks}) }
-	intro := []block{{text: b.an.Description + "."}, {text: fmt.Sprintf("Mean ± standard error of the mean over seeds (n = number of seeds); p is the two-sided Welch t-test against %s (Student-t CDF, Welch–Satterthwaite degrees of freedom; blank where undefined: fewer than two seeds or zero variance).", b.reference())}}
+	intro := []block{{text: b.an.Description + "."}, {text: fmt.Sprintf("Mean ± standard error of the mean over seeds (n = number of seeds); p is the two-sided t-test against %s, paired by seed (the same seed gives every objective the same initialisation and data order) where two or more seeds are shared, Welch's otherwise; blank where undefined (fewer than two seeds, or no variation).", b.reference())}}
 	for _, n := range b.an.Notes {
 		intro = append(intro, block{text: "Note: " + n})
 	}

@@ -2,7 +2,6 @@ package report
 
 import (
 	"encoding/json"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,31 +9,6 @@ import (
 
 	"github.com/losslab/losslab/metrics"
 )
-
-func TestWelchTHandWorked(t *testing.T) {
-	// With b constant, ν = 1: the t distribution is Cauchy, whose CDF is
-	// 1/2 + atan(t)/π. a = {0, 2}: mean 1, s² = 2, s²/n = 1; b = {5, 5}.
-	tt, df, p := WelchT([]float64{0, 2}, []float64{5, 5})
-	if tt != -4 || math.Abs(df-1) > 1e-12 {
-		t.Errorf("t, df = %v, %v; want -4, 1", tt, df)
-	}
-	if want := 1 - 2*math.Atan(4)/math.Pi; math.Abs(p-want) > 1e-9 {
-		t.Errorf("p = %v; want %v", p, want)
-	}
-	// a = {1,2,3,4}, b = {2,4,6,8,10}: s²/n = 5/12 and 2, t = −3.5/√(29/12),
-	// ν = (29/12)² / ((5/12)²/3 + 4/4).
-	tt, df, _ = WelchT([]float64{1, 2, 3, 4}, []float64{2, 4, 6, 8, 10})
-	if wt, wdf := -3.5/math.Sqrt(29.0/12), (29.0/12)*(29.0/12)/((5.0/12)*(5.0/12)/3+1); math.Abs(tt-wt) > 1e-12 || math.Abs(df-wdf) > 1e-12 {
-		t.Errorf("t, df = %v, %v; want %v, %v", tt, df, wt, wdf)
-	}
-	if _, _, p := WelchT([]float64{1}, []float64{2, 3}); !math.IsNaN(p) {
-		t.Errorf("p with one value = %v; want NaN", p)
-	}
-	m, s := MeanSEM([]float64{1, 2, 3, 4})
-	if m != 2.5 || math.Abs(s-math.Sqrt(5.0/3)/2) > 1e-12 {
-		t.Errorf("MeanSEM = %v, %v", m, s)
-	}
-}
 
 // fixture writes a study folder with three variants (softmax, a better
 // objective, a cosine τ sweep of three), two seeds, every metric and
@@ -161,8 +135,16 @@ func TestGenerateHasEveryTableAndFigure(t *testing.T) {
 	}
 }
 
-func TestFindingsFollowTheNumbers(t *testing.T) {
-	verdicts := func(sepBetter bool) map[int]string {
+// TestFixtureDecidesNothing: the fixture has two seeds, and every
+// variant's per-seed offset is the same (0.005·seed), so every paired
+// difference is identical at both seeds and its t-test undefined, and three
+// objectives or a 3 × 2 τ sweep leave permutation p-values of at least
+// 1/3 and 2/36. No claim may come out supported or contradicted from that;
+// claim 3 is not tested because the only same-objective CKA pair is
+// softmax's own (the baseline must come from the other objectives). The
+// verdicts on data with real effects are tested in findings_test.go.
+func TestFixtureDecidesNothing(t *testing.T) {
+	for _, sepBetter := range []bool{true, false} {
 		dir := fixture(t, sepBetter)
 		rows, err := ReadResults(filepath.Join(dir, ResultsFile))
 		if err != nil {
@@ -172,27 +154,12 @@ func TestFindingsFollowTheNumbers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := map[int]string{}
+		want := map[int]string{1: NotResolved, 2: NotResolved, 3: NotTested, 4: NotResolved, 5: NotResolved}
 		for _, f := range newBuilder(rows, an).Findings() {
-			out[f.Claim] = f.Verdict
+			if f.Verdict != want[f.Claim] {
+				t.Errorf("sepBetter %v, claim %d: %s; want %s\n%s", sepBetter, f.Claim, f.Verdict, want[f.Claim], dump(f))
+			}
 		}
-		return out
-	}
-	v := verdicts(true)
-	// Claim 1: dropout and three cosine variants beat softmax; the best
-	// top-1 (cosine τ=0.03) is not the best ECE (softmax, lowest). Claim 2:
-	// cross-objective disagreement 5% > 2%, mixed ensembles 93% ≤ 94%.
-	// Claim 3: first-layer CKA 0.95 vs penultimate 0.6. Claim 5: R² falls
-	// and transfer rises with τ; R² and activity are anti-correlated.
-	want := map[int]string{1: Supported, 2: Supported, 3: Supported, 4: Supported, 5: Supported}
-	for c, w := range want {
-		if v[c] != w {
-			t.Errorf("claim %d: %s; want %s", c, v[c], w)
-		}
-	}
-	// With dropout's R² below softmax's, claim 4 no longer fully holds.
-	if got := verdicts(false)[4]; got == Supported {
-		t.Errorf("claim 4 with a better objective of lower R²: %s; want not fully supported", got)
 	}
 }
 
@@ -206,8 +173,7 @@ func TestFineTuningColumnAndSpread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Per variant, before the seed offset 0.005·seed: the spread of the
-	// means is 0.885 − 0.870 = 1.50 points (probe: 0.80 − 0.60 = 20.00).
+	// Per variant, before the seed offset 0.005·seed.
 	ft := map[string]float64{"softmax": 0.88, "keep_prob=0.7": 0.885, "tau=0.03": 0.87, "tau=0.05": 0.875, "tau=0.1": 0.88}
 	var added []Row
 	for _, r := range rows {
@@ -246,7 +212,11 @@ func TestFineTuningColumnAndSpread(t *testing.T) {
 			claim4 = f.Detail
 		}
 	}
-	if want := "fashion-mnist 1.50 points over 5 objectives (linear probe: 20.00)"; !strings.Contains(claim4, want) {
+	// One variant per objective: softmax, dropout and cosine τ = 0.05 (the
+	// registry default). Means over seeds (offset 0.0075): fine-tuning
+	// 0.8875, 0.8925, 0.8825, SD 0.005 and range 0.010; linear probe
+	// 0.8075, 0.7075, 0.7075, SD √(0.00667/2) = 0.0577 and range 0.100.
+	if want := "fashion-mnist: fine-tuning SD 0.50 points (range 1.00) vs linear probe SD 5.77 (range 10.00) over 3 objectives"; !strings.Contains(claim4, want) {
 		t.Errorf("claim 4 detail lacks %q:\n%s", want, claim4)
 	}
 	if err := Generate(dir); err != nil {

@@ -149,3 +149,76 @@ func TestFinetuneTargets(t *testing.T) {
 		t.Errorf("finetune_targets naming no transfer target: err = %v", err)
 	}
 }
+
+// TestFinetuneRateChoice: finetune_min_steps raises the epochs of a small
+// target; with finetune_lrs the reference model chooses the rate on a
+// validation split (softmax, lowest seed), every fine-tuning unit trains
+// at the chosen rate, and the choice is the candidate with the best
+// validation accuracy.
+func TestFinetuneRateChoice(t *testing.T) {
+	s := tinySpec()
+	s.Name = "ftlr"
+	s.Objectives = []ObjectiveSpec{{Name: "softmax"}, {Name: "sigmoid"}}
+	s.Seeds = []uint64{4, 3}
+	s.Transfer = []string{"mnist-reversed"}
+	s.Corruptions = nil
+	s.Analyses = []string{"finetune"}
+	s.TransferTrain = 100 // 2 steps of 64 per epoch
+	s.FinetuneMinSteps = 5
+	s.FinetuneLRs = []float64{1e-5, 0.05}
+	p, err := NewPlan(s, testDatasets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chooser *Unit
+	var ft []Unit
+	for i, u := range p.Units {
+		switch u.Kind {
+		case KindFinetuneLR:
+			chooser = &p.Units[i]
+		case KindFinetune:
+			ft = append(ft, u)
+		}
+	}
+	if chooser == nil || len(ft) != 4 {
+		t.Fatalf("chooser %v, %d fine-tuning units; want one chooser and 4 units", chooser != nil, len(ft))
+	}
+	ref := p.Unit(chooser.Deps[0])
+	if ref.Objective != "softmax" || ref.Seed != 3 {
+		t.Errorf("the rate is chosen with %s seed %d; want softmax seed 3", ref.Objective, ref.Seed)
+	}
+	// 100 examples, 20 held out: 80 → 2 steps per epoch → 3 epochs ≥ 5 steps.
+	if c := chooser.Config; chooser.ValN != 20 || c.TrainLimit != 80 || c.Epochs != 3 || c.Dataset != "mnist-reversed:holdout20" {
+		t.Errorf("chooser: %d validation examples, config %+v", chooser.ValN, c)
+	}
+	for _, u := range ft {
+		if u.Config.Epochs != 3 || u.Config.LR != 0 || len(u.Deps) != 2 || u.Deps[1] != chooser.ID {
+			t.Errorf("fine-tuning unit %s: %d epochs, lr %v, deps %v", u.ID, u.Config.Epochs, u.Config.LR, u.Deps)
+		}
+	}
+	dir := t.TempDir()
+	if _, err := Run(context.Background(), s, Options{Dir: dir, Datasets: testDatasets}); err != nil {
+		t.Fatal(err)
+	}
+	st := Store{Dir: filepath.Join(dir, "units"), Datasets: testDatasets}
+	var ch lrChoice
+	if err := jsonfile.Read(filepath.Join(st.UnitDir(chooser.ID), lrChoiceFile), &ch); err != nil {
+		t.Fatal(err)
+	}
+	if len(ch.ValAcc) != 2 || ch.LR != 0.05 || !(ch.ValAcc[1] > ch.ValAcc[0]) {
+		// A rate of 1e-5 barely moves the fresh head: chance accuracy.
+		t.Errorf("choice %+v; want 0.05 chosen, with the better validation accuracy", ch)
+	}
+	for _, u := range ft {
+		var cfg train.Config
+		if err := jsonfile.Read(filepath.Join(st.trainDir(u.ID), train.ConfigFile), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.LR != ch.LR {
+			t.Errorf("fine-tuning unit %s trained at %v; the choice was %v", u.ID, cfg.LR, ch.LR)
+		}
+	}
+	if res := readResults(t, dir); strings.Count(res, ",finetune_mnist-reversed_lr,0.05") != 4 {
+		t.Errorf("results.csv lacks the rate of every fine-tuning unit:\n%s", res)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -23,6 +24,9 @@ const (
 	KindCKA         = "cka"         // layer × layer CKA between pairs of models
 	KindPredictions = "predictions" // disagreement matrix and ensembles
 	KindFinetune    = "finetune"    // full fine-tuning of one pretrained model on one transfer target
+	// KindFinetuneLR chooses the fine-tuning rate of one target on a
+	// validation split, with the reference model (Spec.FinetuneLRs).
+	KindFinetuneLR = "finetune-lr"
 )
 
 // Unit is one step of a study. Its ID is a content address: a hash of its
@@ -48,11 +52,25 @@ type Unit struct {
 	TestN       int           `json:"test_n,omitempty"`      // transfer, features, corrupt-set
 	Corruptions []string      `json:"corruptions,omitempty"` // corrupt-set
 	Pairs       [][2]int      `json:"pairs,omitempty"`       // cka: indexes into Deps
+	LRs         []float64     `json:"lrs,omitempty"`         // finetune-lr: the candidate rates
+	ValN        int           `json:"val_n,omitempty"`       // finetune-lr: validation examples
 }
 
-// unitVersion changes whenever a unit kind's computation changes, so that
-// stale results are not reused.
-const unitVersion = 1
+// unitVersions holds each kind's version, which changes whenever the
+// kind's computation or outputs change, so that stale results are not
+// reused; a kind not listed is at version 1. Versions are per kind, so a
+// new analysis does not retrain the models it reads.
+var unitVersions = map[string]int{
+	KindEvaluate: 2, // + r2_train
+	KindTransfer: 2, // + the raw-feature probe
+}
+
+func unitVersion(kind string) int {
+	if v, ok := unitVersions[kind]; ok {
+		return v
+	}
+	return 1
+}
 
 // address sets u.ID from its kind, inputs and deps.
 func (u *Unit) address() {
@@ -61,7 +79,7 @@ func (u *Unit) address() {
 	b, err := json.Marshal(struct {
 		V int
 		U Unit
-	}{unitVersion, v})
+	}{unitVersion(u.Kind), v})
 	if err != nil {
 		panic(err) // Unit holds only JSON-encodable fields
 	}
@@ -132,7 +150,7 @@ func NewPlan(s Spec, datasets *data.Resolver) (*Plan, error) {
 		pl.transfer()
 	}
 	if s.analysis("finetune") {
-		if err := pl.finetune(base); err != nil {
+		if err := pl.finetune(base, vars); err != nil {
 			return nil, err
 		}
 	}
@@ -227,8 +245,10 @@ func (pl *planner) transfer() {
 	}
 }
 
-// finetune adds a fine-tuning unit per fine-tuning target and model.
-func (pl *planner) finetune(base train.Config) error {
+// finetune adds a fine-tuning unit per fine-tuning target and model and,
+// when the spec lists candidate rates, the unit that chooses the target's
+// rate with the reference model.
+func (pl *planner) finetune(base train.Config, vars []variant) error {
 	s := pl.spec
 	for _, target := range s.Transfer {
 		if len(s.FinetuneTargets) > 0 && !slices.Contains(s.FinetuneTargets, target) {
@@ -238,12 +258,39 @@ func (pl *planner) finetune(base train.Config) error {
 			pl.note(note)
 			continue
 		}
+		trainN := s.transferTrain()
+		if tr, _, err := pl.datasets.Load(target); err == nil {
+			trainN = min(trainN, tr.Len())
+		}
+		var chooser *Unit
+		if len(s.FinetuneLRs) >= 2 {
+			ref := pl.trained[referenceVariant(vars)*len(pl.seeds)]
+			valN := max(1, int(math.Round(DefaultFinetuneValFraction*float64(trainN))))
+			c := finetuneConfig(s, base, target, ref.train.Seed, trainN-valN)
+			c.Dataset, c.LR = data.HoldoutName(target, valN), s.FinetuneLRs[0]
+			c.TrainLimit = trainN - valN
+			if err := c.Validate(); err != nil {
+				return fmt.Errorf("study %s, choosing the fine-tuning rate on %s: %w", s.Name, target, err)
+			}
+			c.LR = 0 // each candidate in turn
+			u := pl.add(about(Unit{Kind: KindFinetuneLR, Deps: []string{ref.train.ID}, Target: target, Config: &c,
+				LRs: slices.Clone(s.FinetuneLRs), ValN: valN}, ref))
+			chooser = &u
+		}
 		for _, m := range pl.trained {
-			c := finetuneConfig(s, base, target, m.train.Seed)
+			c := finetuneConfig(s, base, target, m.train.Seed, trainN)
+			deps := []string{m.train.ID}
+			if chooser != nil {
+				deps = append(deps, chooser.ID)
+				c.LR = s.FinetuneLRs[0] // for Validate; the chosen rate is set when the unit runs
+			}
 			if err := c.Validate(); err != nil {
 				return fmt.Errorf("study %s, fine-tuning on %s: %w", s.Name, target, err)
 			}
-			pl.add(about(Unit{Kind: KindFinetune, Deps: []string{m.train.ID}, Target: target, Config: &c}, m))
+			if chooser != nil {
+				c.LR = 0
+			}
+			pl.add(about(Unit{Kind: KindFinetune, Deps: deps, Target: target, Config: &c}, m))
 		}
 	}
 	return nil
@@ -369,16 +416,20 @@ func variantLess(a, b variant) bool {
 // finetuneConfig is the recipe of fine-tuning a model pretrained with seed
 // on target: the study's optimiser settings, softmax cross-entropy whatever
 // the pretraining objective (as Kornblith et al. 2021 fine-tune), the
-// spec's finetune_epochs and finetune_lr with cosine decay and no warmup,
+// spec's finetune_epochs (raised until trainN examples give at least
+// finetune_min_steps steps) and finetune_lr with cosine decay and no warmup,
 // on the transfer subsets the probes use (transfer_train, transfer_test),
 // whole images without augmentation, mixing or weight averaging (as the
 // probes see them). init_from is left empty: the pretrained run's folder
 // depends on the store, so the unit fills it when it runs and the unit id
 // stays a content address.
-func finetuneConfig(s Spec, base train.Config, target string, seed uint64) train.Config {
+func finetuneConfig(s Spec, base train.Config, target string, seed uint64, trainN int) train.Config {
 	c := base
 	c.Dataset, c.Objective, c.ObjectiveParams, c.Seed = target, "softmax", nil, seed
 	c.Epochs, c.LR = s.finetuneEpochs(), s.finetuneLR()
+	if perEpoch := (trainN + c.BatchSize - 1) / max(c.BatchSize, 1); perEpoch > 0 && s.FinetuneMinSteps > 0 {
+		c.Epochs = max(c.Epochs, (s.FinetuneMinSteps+perEpoch-1)/perEpoch)
+	}
 	c.Schedule, c.WarmupEpochs, c.StepEpochs, c.StepFactor = "cosine", 0, nil, 0
 	c.TrainLimit, c.TestLimit = s.transferTrain(), s.transferTest()
 	c.Augment, c.RandAugmentN, c.RandAugmentM, c.Mixup, c.CutMix, c.EvalCrop = "", 0, 0, 0, 0, 0

@@ -58,6 +58,18 @@ type Spec struct {
 	// DefaultFinetuneLR).
 	FinetuneEpochs int     `yaml:"finetune_epochs,omitempty" json:"finetune_epochs,omitempty"`
 	FinetuneLR     float64 `yaml:"finetune_lr,omitempty" json:"finetune_lr,omitempty"`
+	// FinetuneMinSteps is a floor on the length of fine-tuning in steps:
+	// the epochs are raised until it is reached, so that a small target is
+	// not fine-tuned for a handful of steps (0 = none).
+	FinetuneMinSteps int `yaml:"finetune_min_steps,omitempty" json:"finetune_min_steps,omitempty"`
+	// FinetuneLRs, when it lists two or more rates, replaces finetune_lr by
+	// a choice per target: the reference model (softmax, lowest seed) is
+	// fine-tuned at each rate on the target's training subset without a
+	// validation split of FinetuneValFraction, the rate with the best
+	// validation accuracy is chosen, and every model is then fine-tuned
+	// with it on the whole subset (docs/definitions.md, "Full
+	// fine-tuning").
+	FinetuneLRs []float64 `yaml:"finetune_lrs,omitempty" json:"finetune_lrs,omitempty"`
 	// FinetuneTargets, if set, limits full fine-tuning (the costliest
 	// analysis) to these transfer targets; empty means every target.
 	FinetuneTargets []string `yaml:"finetune_targets,omitempty" json:"finetune_targets,omitempty"`
@@ -97,6 +109,10 @@ const (
 	DefaultCorruptionExamples = 1000
 	DefaultFeatureExamples    = 1000
 	DefaultFinetuneEpochs     = 1
+	// DefaultFinetuneValFraction is the part of a target's training
+	// subset held out to choose the fine-tuning rate (finetune_lrs), as the
+	// linear probe holds out a part to choose λ.
+	DefaultFinetuneValFraction = 0.2
 	// DefaultFinetuneLR is losslab's choice, not the paper's: a fifth of
 	// the default recipe's peak rate, so that one short epoch adapts the
 	// pretrained body rather than overwrite it.
@@ -215,6 +231,30 @@ func Default() Spec {
 	}
 }
 
+// builtins are the studies 'losslab study NAME' runs by name.
+var builtins = map[string]func() Spec{
+	"default": Default,
+}
+
+// BuiltinNames lists the built-in studies, sorted.
+func BuiltinNames() []string {
+	names := make([]string, 0, len(builtins))
+	for n := range builtins {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Builtin returns the built-in study called name.
+func Builtin(name string) (Spec, error) {
+	f, ok := builtins[name]
+	if !ok {
+		return Spec{}, fmt.Errorf("unknown built-in study %q; built-in: %s", name, strings.Join(BuiltinNames(), ", "))
+	}
+	return f(), nil
+}
+
 // Quick shrinks s to minutes with the same shape (objectives, sweeps,
 // transfer targets, corruptions and analyses unchanged): one epoch on at
 // most 4,000 training and 2,000 test examples, at most two seeds, and
@@ -311,8 +351,15 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("study %s: seeds is empty; want at least one", s.Name)
 	case s.Holdout < 0 || s.TransferTrain < 0 || s.TransferTest < 0 || s.CorruptionExamples < 0 || s.FeatureExamples < 0 || s.FinetuneEpochs < 0:
 		return fmt.Errorf("study %s: holdout, transfer_train, transfer_test, corruption_examples, feature_examples and finetune_epochs must be ≥ 0 (0 = default)", s.Name)
+	case s.FinetuneMinSteps < 0:
+		return fmt.Errorf("study %s: finetune_min_steps = %d; want ≥ 0 (0 = no floor)", s.Name, s.FinetuneMinSteps)
 	case !(s.FinetuneLR >= 0) || math.IsInf(s.FinetuneLR, 0):
 		return fmt.Errorf("study %s: finetune_lr = %v; want a finite value ≥ 0 (0 = default %g)", s.Name, s.FinetuneLR, DefaultFinetuneLR)
+	}
+	for _, lr := range s.FinetuneLRs {
+		if !(lr > 0) || math.IsInf(lr, 0) {
+			return fmt.Errorf("study %s: finetune_lrs lists %v; want finite rates > 0", s.Name, lr)
+		}
 	}
 	seen := map[uint64]bool{}
 	for _, sd := range s.Seeds {

@@ -129,7 +129,7 @@ func TestResumeAfterInterruptsGivesSameResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := readResults(t, straight)
-	for _, m := range []string{"test_top1", "r2", "probe_mnist-parity_top1", "knn_mnist-parity_top1", "corrupted_mean_accuracy", "temperature", "active_fraction_penultimate"} {
+	for _, m := range []string{"test_top1", "r2", "r2_train", "probe_mnist-parity_top1", "rawprobe_mnist-parity_top1", "knn_mnist-parity_top1", "corrupted_mean_accuracy", "temperature", "active_fraction_penultimate"} {
 		if !strings.Contains(want, ","+m+",") {
 			t.Errorf("results.csv lacks metric %s", m)
 		}

@@ -106,6 +106,8 @@ func (s Store) RunUnit(ctx context.Context, p *Plan, u *Unit, progress train.Pro
 		ms, err = s.runTransfer(p, u)
 	case KindFinetune:
 		ms, err = s.runFinetune(ctx, u, progress)
+	case KindFinetuneLR:
+		ms, err = s.runFinetuneLR(ctx, u, progress)
 	case KindCorruptSet:
 		ms, err = s.runCorruptSet(u)
 	case KindRobustness:
@@ -148,7 +150,7 @@ func (s Store) runEvaluate(u *Unit) ([]Metric, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, val, test, err := s.Datasets.Holdout(u.Source, u.Holdout)
+	trainPart, val, test, err := s.Datasets.Holdout(u.Source, u.Holdout)
 	if err != nil {
 		return nil, err
 	}
@@ -176,6 +178,20 @@ func (s Store) runEvaluate(u *Unit) ([]Metric, error) {
 		ms = append(ms, Metric{"r2", sr.R2})
 	} else {
 		fmt.Fprintf(os.Stderr, "unit %s: %v; r2 left out\n", u.ID, err)
+	}
+	// R² on as many training images as test images: separation where the
+	// objective acted, beside separation where it generalised.
+	n := test.Len()
+	if cfg.TrainLimit > 0 {
+		n = min(n, cfg.TrainLimit) // the run trained on the first TrainLimit
+	}
+	seen := trainPart.Head(n)
+	if f, err := train.Penultimate(m, cfg, seen); err != nil {
+		return nil, err
+	} else if sr, err := represent.ClassSeparation(f, seen.Labels); err == nil {
+		ms = append(ms, Metric{"r2_train", sr.R2})
+	} else {
+		fmt.Fprintf(os.Stderr, "unit %s: %v; r2_train left out\n", u.ID, err)
 	}
 	for i, f := range ev.activity.Fractions() {
 		ms = append(ms, Metric{"active_fraction_" + ev.layers[i], f})
@@ -359,6 +375,11 @@ func (s Store) runTransfer(p *Plan, u *Unit) ([]Metric, error) {
 			return nil, err
 		}
 		ms = append(ms, Metric{"probe_" + u.Target + "_top1", r.Accuracy}, Metric{"probe_" + u.Target + "_lambda", r.Lambda})
+		raw, err := probe.LinearProbe(probe.Data{X: ftr, Y: tr.Labels}, probe.Data{X: fte, Y: te.Labels}, probe.Config{Seed: 1, Raw: true})
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, Metric{"rawprobe_" + u.Target + "_top1", raw.Accuracy}, Metric{"rawprobe_" + u.Target + "_lambda", raw.Lambda})
 	}
 	if p.Spec.analysis("knn") {
 		r, err := probe.KNN(probe.Data{X: ftr, Y: tr.Labels}, probe.Data{X: fte, Y: te.Labels}, probe.DefaultK)
@@ -371,16 +392,85 @@ func (s Store) runTransfer(p *Plan, u *Unit) ([]Metric, error) {
 }
 
 // runFinetune trains the unit's config from the final weights of its
-// pretrained model (train.Config.InitFrom); like a training unit it
-// resumes from its checkpoint when interrupted.
+// pretrained model (train.Config.InitFrom), at the rate its finetune-lr
+// dependency chose when it has one; like a training unit it resumes from
+// its checkpoint when interrupted.
 func (s Store) runFinetune(ctx context.Context, u *Unit, progress train.Progress) ([]Metric, error) {
 	cfg := *u.Config
 	cfg.InitFrom = s.trainDir(u.Deps[0])
+	if len(u.Deps) > 1 {
+		var ch lrChoice
+		if err := jsonfile.Read(filepath.Join(s.UnitDir(u.Deps[1]), lrChoiceFile), &ch); err != nil {
+			return nil, err
+		}
+		cfg.LR = ch.LR
+	}
 	res, err := train.Run(ctx, cfg, s.trainDir(u.ID), train.Options{Datasets: s.Datasets, Progress: progress})
 	if err != nil {
 		return nil, err
 	}
-	return []Metric{{"finetune_" + u.Target + "_top1", res.TestAccuracy}}, nil
+	return []Metric{{"finetune_" + u.Target + "_top1", res.TestAccuracy}, {"finetune_" + u.Target + "_lr", cfg.LR}}, nil
+}
+
+// lrChoiceFile holds a finetune-lr unit's choice.
+const lrChoiceFile = "choice.json"
+
+// lrChoice is the outcome of choosing a target's fine-tuning rate.
+type lrChoice struct {
+	Target string `json:"target"`
+	// LR is the chosen rate: the best validation accuracy, ties to the
+	// smaller rate.
+	LR         float64   `json:"lr"`
+	LRs        []float64 `json:"lrs"`
+	ValAcc     []float64 `json:"val_accuracy"` // per candidate
+	ValN       int       `json:"val_examples"`
+	TrainN     int       `json:"train_examples"`
+	ModelUnit  string    `json:"model_unit"`
+	Validation string    `json:"validation"`
+}
+
+// runFinetuneLR fine-tunes the reference model on the target's training
+// subset without its validation split at each candidate rate (each run in
+// its own folder, so an interrupted choice resumes), scores each on the
+// validation split, and writes the choice.
+func (s Store) runFinetuneLR(ctx context.Context, u *Unit, progress train.Progress) ([]Metric, error) {
+	base, _, err := data.SplitHoldout(u.Config.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	_, val, _, err := s.Datasets.Holdout(base, u.ValN)
+	if err != nil {
+		return nil, err
+	}
+	ch := lrChoice{Target: u.Target, LRs: u.LRs, ValN: u.ValN, TrainN: u.Config.TrainLimit, ModelUnit: u.Deps[0],
+		Validation: fmt.Sprintf("%d examples of %s's training split held out (seed data.HoldoutSeed); the candidates train on the first %d of the rest", u.ValN, base, u.Config.TrainLimit)}
+	best := -1
+	for i, lr := range u.LRs {
+		cfg := *u.Config
+		cfg.LR, cfg.InitFrom = lr, s.trainDir(u.Deps[0])
+		dir := filepath.Join(s.UnitDir(u.ID), fmt.Sprintf("lr%d", i))
+		if _, err := train.Run(ctx, cfg, dir, train.Options{Datasets: s.Datasets, Progress: progress}); err != nil {
+			return nil, fmt.Errorf("fine-tuning at rate %g: %w", lr, err)
+		}
+		m, mcfg, err := train.LoadModel(dir, s.Datasets)
+		if err != nil {
+			return nil, err
+		}
+		z, err := train.Logits(m, mcfg, val)
+		if err != nil {
+			return nil, err
+		}
+		acc, err := metrics.Accuracy(z, val.Labels)
+		if err != nil {
+			return nil, err
+		}
+		ch.ValAcc = append(ch.ValAcc, acc)
+		if best < 0 || acc > ch.ValAcc[best] || (acc == ch.ValAcc[best] && lr < u.LRs[best]) {
+			best = i
+		}
+	}
+	ch.LR = u.LRs[best]
+	return nil, jsonfile.Write(filepath.Join(s.UnitDir(u.ID), lrChoiceFile), ch)
 }
 
 // corruptionSeed fixes the corrupted sets: every study corrupts the same

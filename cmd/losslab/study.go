@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -41,8 +42,8 @@ func (o *studyOptions) AddFlags(fs *flag.FlagSet) {
 func init() {
 	register(&command{
 		name:    "study",
-		summary: "Run a whole study (a YAML/JSON spec, or the built-in default) and write its report; re-run to resume.",
-		usage:   "[flags] [FILE] | plan [flags] [FILE] | run-unit --out DIR [--index I] | run-plan --out DIR",
+		summary: "Run a whole study (a YAML/JSON spec, or a built-in study by name; default: the built-in default) and write its report; re-run to resume.",
+		usage:   "[flags] [FILE|NAME] | plan [flags] [FILE|NAME] | run-unit --out DIR [--index I] | run-plan --out DIR",
 		addFlags: func(fs *flag.FlagSet) runFunc {
 			var o studyOptions
 			o.AddFlags(fs)
@@ -114,8 +115,13 @@ func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stder
 	spec := study.Default()
 	if len(args) == 1 {
 		var err error
-		if spec, err = study.LoadSpec(args[0]); err != nil {
-			return usageErrorf("study: %v", err)
+		if _, statErr := os.Stat(args[0]); statErr != nil && slices.Contains(study.BuiltinNames(), args[0]) {
+			spec, err = study.Builtin(args[0])
+		} else {
+			spec, err = study.LoadSpec(args[0])
+		}
+		if err != nil {
+			return usageErrorf("study: %v (built-in studies: %s)", err, strings.Join(study.BuiltinNames(), ", "))
 		}
 	}
 	if o.quick {
