@@ -392,8 +392,14 @@ func (e *evidence) claim1() Finding {
 	for _, x := range ms {
 		msNames = append(msNames, x.name)
 	}
-	f.Detail = fmt.Sprintf("%d of %d objectives significantly above %s on top-1 (%s%%): %s; %d significantly below: %s. ",
-		len(better), m, e.ref, pct(e.mean(e.ref, "test_top1")), orNA(strings.Join(better, ", ")), len(worse), orNA(strings.Join(worse, ", ")))
+	list := func(names []string) string {
+		if len(names) == 0 {
+			return ""
+		}
+		return " (" + strings.Join(names, ", ") + ")"
+	}
+	f.Detail = fmt.Sprintf("%d of %d objectives significantly above %s on top-1 (%s%%)%s; %d significantly below%s. ",
+		len(better), m, e.ref, pct(e.mean(e.ref, "test_top1")), list(better), len(worse), list(worse))
 	if winner != "" {
 		f.Detail += fmt.Sprintf("%s is significantly better than every other objective on %s.", winner, strings.Join(msNames, ", "))
 	} else if closest != "" && !math.IsInf(closestP, 1) {

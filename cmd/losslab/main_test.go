@@ -40,7 +40,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"bench", "nope"}, exitUsage},
 		{[]string{"analyze", "nope"}, exitUsage},
 		{[]string{"study", "--jobs", "-1", "--out", "x"}, exitUsage},
-		{[]string{"study", "--executor", "nope", "--out", "x"}, exitUsage}, // refused before anything is written
+		{[]string{"study", "--executor", "nope", "--out", "x"}, exitUsage},    // refused before anything is written
+		{[]string{"study", "plan", "--out", "x", "no-such-study"}, exitUsage}, // neither a file nor a built-in
 	}
 	for _, c := range cases {
 		err := run(context.Background(), c.args, io.Discard, io.Discard)
@@ -138,5 +139,20 @@ func TestTrainTwiceDoesNoWork(t *testing.T) {
 	}
 	if code := exitCode(err, io.Discard); code != exitUsage {
 		t.Errorf("config conflict: exit code %d, want %d", code, exitUsage)
+	}
+}
+
+// A built-in study is named on the command line like a spec file.
+func TestStudyByName(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"study", "plan", "--out", dir, "coarse"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "(39 training runs)") { // 13 variants × 3 seeds
+		t.Errorf("plan output:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "finetune-lr") {
+		t.Errorf("the coarse study's plan has no rate choice:\n%s", out.String())
 	}
 }
