@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -206,6 +207,14 @@ func (pl *planner) models(base train.Config, vars []variant) error {
 	for _, v := range vars {
 		for _, seed := range pl.seeds {
 			c := base
+			if v.Input != nil {
+				if err := applyRecipe(&c, v.Input.Recipe); err != nil {
+					return fmt.Errorf("study %s, input %s: %w", s.Name, v.Input.Name, err)
+				}
+				if reflect.DeepEqual(c, base) {
+					return fmt.Errorf("study %s: input %s changes nothing in the recipe (%v); its runs would be the plain ones", s.Name, v.Input.Name, v.Input.Recipe)
+				}
+			}
 			c.Dataset, c.Objective, c.ObjectiveParams, c.Seed = source, v.Name, v.Params, seed
 			c = c.Resolved()
 			if err := c.Validate(); err != nil {

@@ -43,6 +43,12 @@ type Spec struct {
 	// Objectives lists the objectives, each with hyperparameters and
 	// optional sweeps.
 	Objectives []ObjectiveSpec `yaml:"objectives" json:"objectives"`
+	// Inputs are input regularizers crossed with the objectives: every
+	// objective variant trains as it is and, for each input that applies
+	// to it, once more with the input's recipe (e.g. mixup, AutoAugment).
+	// The input's runs are variants of their own, labelled by their
+	// objective's hyperparameters followed by input=NAME.
+	Inputs []InputSpec `yaml:"inputs,omitempty" json:"inputs,omitempty"`
 	// Seeds are the training seeds of every objective.
 	Seeds []uint64 `yaml:"seeds" json:"seeds"`
 	// Transfer lists the transfer targets: dataset names or derived tasks
@@ -93,6 +99,16 @@ type ObjectiveSpec struct {
 	Name   string               `yaml:"name" json:"name"`
 	Params map[string]float64   `yaml:"params,omitempty" json:"params,omitempty"`
 	Sweep  map[string][]float64 `yaml:"sweep,omitempty" json:"sweep,omitempty"`
+}
+
+// InputSpec is an input regularizer of a study: its name, the
+// training-config overrides that make it (e.g. {mixup: 0.2} or
+// {augment: autoaugment}), and the objectives it is crossed with (registry
+// names or "+"-stacks as in Objectives; empty means every objective).
+type InputSpec struct {
+	Name       string   `yaml:"name" json:"name"`
+	Recipe     Recipe   `yaml:"recipe" json:"recipe"`
+	Objectives []string `yaml:"objectives,omitempty" json:"objectives,omitempty"`
 }
 
 // Recipe is a set of training-config overrides keyed by config.json names.
@@ -233,8 +249,9 @@ func Default() Spec {
 
 // builtins are the studies 'losslab study NAME' runs by name.
 var builtins = map[string]func() Spec{
-	"default": Default,
-	"coarse":  Coarse,
+	"default":  Default,
+	"coarse":   Coarse,
+	"stacking": Stacking,
 }
 
 // BuiltinNames lists the built-in studies, sorted.
@@ -296,6 +313,23 @@ func Coarse() Spec {
 		CorruptionExamples: 500,
 		FeatureExamples:    500,
 	}
+}
+
+// Stacking is the coarse study with the rest of the paper's second
+// finding ('losslab study stacking'): two stacks of final-layer
+// regularizers (label smoothing + dropout, and + logit penalty), to test
+// whether combining objectives beats their best component, and mixup
+// (α 0.2) on softmax and on label smoothing, to test whether input
+// regularization adds to an objective. Its other units are the coarse
+// study's: with a shared --store it trains only the new variants.
+func Stacking() Spec {
+	s := Coarse()
+	s.Name = "stacking"
+	s.Objectives = append(s.Objectives,
+		ObjectiveSpec{Name: "label_smoothing+dropout"},
+		ObjectiveSpec{Name: "label_smoothing+dropout+logit_penalty"})
+	s.Inputs = []InputSpec{{Name: "mixup", Recipe: Recipe{"mixup": 0.2}, Objectives: []string{"softmax", "label_smoothing"}}}
+	return s
 }
 
 // Quick shrinks s to minutes with the same shape (objectives, sweeps,
@@ -424,6 +458,9 @@ func (s Spec) Validate() error {
 	if _, err := s.corruptionNames(); err != nil {
 		return err
 	}
+	if err := s.validateInputs(); err != nil {
+		return err
+	}
 	for _, o := range s.Objectives {
 		for k, vs := range o.Sweep {
 			if len(vs) == 0 {
@@ -432,6 +469,55 @@ func (s Spec) Validate() error {
 			if _, dup := o.Params[k]; dup {
 				return fmt.Errorf("study %s: objective %s: %s is both a param and a sweep", s.Name, o.Name, k)
 			}
+		}
+	}
+	return nil
+}
+
+// validateInputs checks the inputs: unique names without spaces, a
+// recipe that changes something, known keys that the study does not set
+// itself, and objectives that the study trains.
+func (s Spec) validateInputs() error {
+	seen := map[string]bool{}
+	for _, in := range s.Inputs {
+		switch {
+		case in.Name == "" || strings.ContainsAny(in.Name, " =,\n"):
+			return fmt.Errorf("study %s: input name %q; want a non-empty name without spaces, '=' or ','", s.Name, in.Name)
+		case seen[in.Name]:
+			return fmt.Errorf("study %s: input %s listed twice", s.Name, in.Name)
+		case len(in.Recipe) == 0:
+			return fmt.Errorf("study %s: input %s has an empty recipe; want training-config overrides such as mixup: 0.2 or augment: autoaugment", s.Name, in.Name)
+		}
+		seen[in.Name] = true
+		c := train.DefaultConfig(s.Dataset, s.Model)
+		if err := applyRecipe(&c, in.Recipe); err != nil {
+			return fmt.Errorf("study %s: input %s: %w", s.Name, in.Name, err)
+		}
+		for k := range in.Recipe {
+			if slices.Contains(studyKeys, k) {
+				return fmt.Errorf("study %s: input %s: recipe key %q is set by the study", s.Name, in.Name, k)
+			}
+		}
+		for _, o := range in.Objectives {
+			if !slices.ContainsFunc(s.Objectives, func(x ObjectiveSpec) bool { return x.Name == o }) {
+				return fmt.Errorf("study %s: input %s lists objective %q, which the study does not train", s.Name, in.Name, o)
+			}
+		}
+	}
+	return nil
+}
+
+// applyRecipe applies r to c through train.Config.Set, as `losslab train
+// --set` does, in key order.
+func applyRecipe(c *train.Config, r Recipe) error {
+	keys := make([]string, 0, len(r))
+	for k := range r {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := c.Set(k, r[k]); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -460,25 +546,18 @@ func (s Spec) baseConfig() (train.Config, error) {
 		c = p
 		c.Dataset, c.Model = s.Dataset, s.Model
 	}
-	// Overrides go through train.Config.Set, as `losslab train --set`
-	// does, in key order.
-	keys := make([]string, 0, len(s.Recipe))
-	for k := range s.Recipe {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if err := c.Set(k, s.Recipe[k]); err != nil {
-			return c, fmt.Errorf("study %s: recipe: %w", s.Name, err)
-		}
+	if err := applyRecipe(&c, s.Recipe); err != nil {
+		return c, fmt.Errorf("study %s: recipe: %w", s.Name, err)
 	}
 	return c, nil
 }
 
-// variant is one objective of the study with resolved hyperparameters.
+// variant is one objective of the study with resolved hyperparameters,
+// and the input regularizer it trains with, if any.
 type variant struct {
 	Name   string
 	Params map[string]float64 // every hyperparameter, defaults filled in
+	Input  *InputSpec
 }
 
 // Label is "name" or "name key=value ..." with the swept and given keys.
@@ -492,12 +571,16 @@ func (v variant) hyper() string {
 	for _, k := range keys {
 		parts = append(parts, k+"="+strconv.FormatFloat(v.Params[k], 'g', -1, 64))
 	}
+	if v.Input != nil {
+		parts = append(parts, "input="+v.Input.Name) // always last
+	}
 	return strings.Join(parts, " ")
 }
 
 // variants expands sweeps into one variant per combination, each with its
 // hyperparameters resolved by the objective registry (so an explicit
-// default and an omitted one are the same variant).
+// default and an omitted one are the same variant), then adds one variant
+// per input and objective variant it applies to.
 func (s Spec) variants() ([]variant, error) {
 	var out []variant
 	seen := map[string]bool{}
@@ -540,6 +623,17 @@ func (s Spec) variants() ([]variant, error) {
 			}
 			seen[key] = true
 			out = append(out, v)
+		}
+	}
+	// The input variants follow the plain ones, so that adding an input
+	// leaves the plain variants (and their units) as they were.
+	plain := len(out)
+	for i := range s.Inputs {
+		in := &s.Inputs[i]
+		for _, v := range out[:plain] {
+			if len(in.Objectives) == 0 || slices.Contains(in.Objectives, v.Name) {
+				out = append(out, variant{Name: v.Name, Params: v.Params, Input: in})
+			}
 		}
 	}
 	return out, nil
