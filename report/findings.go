@@ -91,8 +91,46 @@ type evidence struct {
 	obj   map[string]string                        // variant → objective
 	hyper map[string]string                        // variant → hyperparameters
 	// perObj is one variant per objective, the reference's first (see
-	// perObjective).
+	// perObjective); variants with an input regularizer are never in it.
 	perObj []string
+}
+
+// InputKey is the hyperparameter key that names a run's input regularizer
+// (mixup, AutoAugment, ...) in a Hyper string: the plain variant's
+// hyperparameters followed by " input=NAME", or "input=NAME" alone when the
+// plain variant has none. The Objective is the plain variant's.
+const InputKey = "input"
+
+// SplitInput splits a Hyper string into the plain variant's
+// hyperparameters and the name of the input regularizer: "alpha=0.1
+// rescale=1 input=mixup" gives ("alpha=0.1 rescale=1", "mixup"),
+// "input=autoaugment" gives ("", "autoaugment"). Without an input token
+// (it is always the last) it returns (hyper, "").
+func SplitInput(hyper string) (plain, input string) {
+	rest, last := "", hyper
+	if i := strings.LastIndexByte(hyper, ' '); i >= 0 {
+		rest, last = hyper[:i], hyper[i+1:]
+	}
+	if name, ok := strings.CutPrefix(last, InputKey+"="); ok && name != "" {
+		return rest, name
+	}
+	return hyper, ""
+}
+
+// inputOf is the name of variant v's input regularizer, "" for a plain
+// variant.
+func (e *evidence) inputOf(v string) string {
+	_, in := SplitInput(e.hyper[v])
+	return in
+}
+
+// plainOf is the label of v's plain counterpart (v itself when plain).
+func (e *evidence) plainOf(v string) string {
+	plain, in := SplitInput(e.hyper[v])
+	if in == "" {
+		return v
+	}
+	return VariantLabel(e.obj[v], plain)
 }
 
 // Findings tests the five claims against the results by the rules of
@@ -121,6 +159,9 @@ func newEvidence(b *builder, alpha float64) *evidence {
 		}
 		e.seeds[v][r.Metric][r.Seed] = r.Value
 	}
+	// The reference is a plain variant: were it named with an input
+	// regularizer, its plain counterpart takes its place.
+	e.ref = e.plainOf(e.ref)
 	e.perObj = e.perObjective()
 	return e
 }
@@ -137,18 +178,16 @@ func (e *evidence) mean(v, metric string) float64 {
 }
 
 // perObjective picks one variant per objective, so that an objective
-// swept over a hyperparameter counts once in tests across objectives: the
-// reference itself for its objective; otherwise the only variant; among
-// several, the one whose hyperparameters are the objective's registry
-// defaults (objective.Describe); failing that, the one with the most
-// seeds, the first in plan order on a tie. The reference comes first, the
-// others in plan order.
+// swept over a hyperparameter counts once in tests across objectives (see
+// pick). Variants with an input regularizer are left out: they are
+// compared with their plain counterparts in claim 2 only. The reference
+// comes first, the others in plan order.
 func (e *evidence) perObjective() []string {
 	var order []string
 	cands := map[string][]string{}
 	for _, v := range e.b.variants {
 		o, ok := e.obj[v]
-		if !ok {
+		if !ok || e.inputOf(v) != "" {
 			continue
 		}
 		if _, seen := cands[o]; !seen {
@@ -156,38 +195,40 @@ func (e *evidence) perObjective() []string {
 		}
 		cands[o] = append(cands[o], v)
 	}
-	refObj := e.obj[e.ref]
 	var out []string
 	for _, o := range order {
-		cs := cands[o]
-		pick := ""
-		switch {
-		case o == refObj && slices.Contains(cs, e.ref):
-			pick = e.ref
-		case len(cs) == 1:
-			pick = cs[0]
-		default:
-			for _, v := range cs {
-				if isRegistryDefault(o, e.hyper[v]) {
-					pick = v
-					break
-				}
-			}
-			if pick == "" {
-				best := -1
-				for _, v := range cs {
-					if n := len(e.seeds[v]["test_top1"]); n > best {
-						pick, best = v, n
-					}
-				}
-			}
-		}
-		out = append(out, pick)
+		out = append(out, e.pick(o, cands[o]))
 	}
 	if i := slices.Index(out, e.ref); i > 0 {
 		out = append([]string{e.ref}, slices.Delete(out, i, i+1)...)
 	}
 	return out
+}
+
+// pick chooses one of objective o's variants cs (in plan order): the
+// reference itself for its objective; otherwise the only variant; among
+// several, the one whose hyperparameters are the objective's registry
+// defaults (objective.Describe); failing that, the one with the most
+// seeds, the first in plan order on a tie.
+func (e *evidence) pick(o string, cs []string) string {
+	switch {
+	case o == e.obj[e.ref] && slices.Contains(cs, e.ref):
+		return e.ref
+	case len(cs) == 1:
+		return cs[0]
+	}
+	for _, v := range cs {
+		if isRegistryDefault(o, e.hyper[v]) {
+			return v
+		}
+	}
+	pick, best := "", -1
+	for _, v := range cs {
+		if n := len(e.seeds[v]["test_top1"]); n > best {
+			pick, best = v, n
+		}
+	}
+	return pick
 }
 
 // isRegistryDefault reports whether every hyperparameter in hyper
@@ -421,16 +462,192 @@ func (e *evidence) claim1() Finding {
 // ---------------------------------------------------------------- claim 2
 
 // claim2: models of different objectives disagree more than models of the
-// same objective, and mixed-objective ensembles are not more accurate than
-// same-objective ones.
+// same objective, and combining objectives does not help: mixed-objective
+// ensembles are not more accurate than same-objective ones, and a stack of
+// objectives is not more accurate than its best component; input
+// regularizers (mixup, AutoAugment) improve accuracy on top of any
+// objective. A study with neither stacked objectives nor input
+// regularizers gets the two-part rule (disagreement, ensembles) alone.
 func (e *evidence) claim2() Finding {
+	a := e.alpha
+	stacks, unStacked, hasStacks := e.stackTests()
+	inputs, unInputs, hasInputs := e.inputTests()
+	if !hasStacks && !hasInputs {
+		return e.claim2Predictions()
+	}
+	f := Finding{Claim: 2, Title: "Objectives make different predictions; combining objectives does not help; input regularizers add accuracy"}
+	f.Rule = fmt.Sprintf("α = %g, two-sided tests; one variant per objective, without input regularizer, unless said otherwise. Parts, each tested where the study has what it needs: "+
+		"(disagreement) for each objective v with at least two seeds in the predictions analysis: W_v, the mean over pairs of its own models (different seeds) of the test disagreement, and A_v, the mean over pairs of one of its models and a model of another objective with a different seed; paired t-test over objectives of A − W. "+
+		"(ensembles) likewise for the accuracy of two-model ensembles, same-objective E_same,v and mixed E_mixed,v; paired t-test over objectives of E_mixed − E_same. "+
+		"(stacked) for each stacked objective (parts joined by \"+\"), test top-1 against the plain variant of each component (the component's registry-default variant, or its only variant); the best component is the one with the highest mean top-1; paired t-test by seed of stacked − best component (Welch's test where fewer than two seeds are shared), Holm over the stacked objectives. "+
+		"(input) for each input regularizer and each objective with both a variant with it and that variant without it (one variant per objective), the top-1 gain with − without, paired by seed; per regularizer, a one-sample t-test over objectives of their mean gains (with one objective, its paired test by seed). "+
+		"Supported: A − W significantly > 0 (p < α); E_mixed − E_same not significantly > 0; no stacked objective significantly above its best component (Holm p < α); and the gain significantly > 0 (p < α) for every input regularizer tested. Without the predictions analysis the claim is never supported. "+
+		"Contradicted (each part at α/P, Bonferroni over the P parts tested): A − W significantly < 0, E_mixed − E_same significantly > 0, a stacked objective significantly above its best component (Holm), or a regularizer's gain significantly < 0 (Holm over regularizers). Otherwise not resolved.", a)
+	pr := e.predictionParts()
+	P := 0
+	if pr.ok {
+		P += 2
+	}
+	if len(stacks) > 0 {
+		P++
+	}
+	if len(inputs) > 0 {
+		P++
+	}
+	var detail []string
+	if pr.ok {
+		f.Tests = append(f.Tests, pr.rows(a)...)
+		detail = append(detail, pr.detail())
+	} else {
+		why := strings.TrimSuffix(pr.why, ".")
+		detail = append(detail, "Disagreement and ensembles: not tested by this study ("+strings.ToLower(why[:1])+why[1:]+").")
+	}
+	// (stacked)
+	stackRev, stackAbove := false, false
+	if len(stacks) > 0 {
+		ps := make([]float64, len(stacks))
+		for i, st := range stacks {
+			ps[i] = st.t.P
+		}
+		adj := Holm(ps)
+		var parts []string
+		for i, st := range stacks {
+			f.Tests = append(f.Tests, tRow("stacked top-1: "+st.v+" − best component "+st.best, st.t, 100, 2, " points", adj[i], -1, a))
+			for j, c := range st.comps {
+				if c != st.best {
+					f.Tests = append(f.Tests, tRow("stacked top-1: "+st.v+" − component "+c, st.vs[j], 100, 2, " points", st.vs[j].P, 0, a))
+				}
+			}
+			stackAbove = stackAbove || sigDir(adj[i], st.t.Diff, +1, a)
+			stackRev = stackRev || sigDir(adj[i], st.t.Diff, +1, a/float64(P))
+			parts = append(parts, fmt.Sprintf("%s %s%% vs %s %s%% (Holm p = %s)", st.v, pct(e.mean(st.v, "test_top1")), st.best, pct(e.mean(st.best, "test_top1")), fp(adj[i])))
+		}
+		d := "Stacked objectives, top-1 against their best single component: " + strings.Join(parts, "; ") + "."
+		if len(unStacked) > 0 {
+			d += " Not tested (a component has no plain variant to compare with): " + strings.Join(unStacked, ", ") + "."
+		}
+		detail = append(detail, d)
+	} else {
+		d := "Stacked objectives: not tested by this study"
+		if len(unStacked) > 0 {
+			d += " (a component of " + strings.Join(unStacked, ", ") + " has no plain variant to compare with: neither its registry defaults nor a single variant)"
+		}
+		detail = append(detail, d+".")
+	}
+	// (input)
+	inAll, inRev := len(inputs) > 0, false
+	if len(inputs) > 0 {
+		ps := make([]float64, len(inputs))
+		for i, in := range inputs {
+			ps[i] = in.t.P
+		}
+		adj := Holm(ps)
+		var parts []string
+		for i, in := range inputs {
+			name := fmt.Sprintf("input %s: top-1 gain with − without, mean over %d objectives", in.name, len(in.plain))
+			if len(in.plain) == 1 {
+				name = fmt.Sprintf("input %s: top-1 gain with − without on %s, paired by seed", in.name, in.plain[0])
+			}
+			f.Tests = append(f.Tests, tRow(name, in.t, 100, 2, " points", in.t.P, +1, a))
+			if len(in.plain) > 1 {
+				for j, v := range in.plain {
+					f.Tests = append(f.Tests, tRow(fmt.Sprintf("input %s on %s: top-1 with − without", in.name, v), in.gains[j], 100, 2, " points", in.gains[j].P, 0, a))
+				}
+			}
+			inAll = inAll && sigDir(in.t.P, in.t.Diff, +1, a)
+			inRev = inRev || sigDir(adj[i], in.t.Diff, -1, a/float64(P))
+			if len(in.plain) == 1 {
+				parts = append(parts, fmt.Sprintf("%s %+.2f points on %s, paired by seed (%s)", in.name, 100*in.t.Diff, in.plain[0], pEq(in.t.P)))
+				continue
+			}
+			lo, hi := math.Inf(1), math.Inf(-1)
+			for _, g := range in.gains {
+				lo, hi = math.Min(lo, g.Diff), math.Max(hi, g.Diff)
+			}
+			parts = append(parts, fmt.Sprintf("%s %+.2f points over %d objectives (%s; per objective %+.2f to %+.2f)", in.name, 100*in.t.Diff, len(in.plain), pEq(in.t.P), 100*lo, 100*hi))
+		}
+		d := "Input regularizers, top-1 gain over the same objective without them: " + strings.Join(parts, "; ") + "."
+		if len(unInputs) > 0 {
+			d += " Not tested (no objective has both variants): " + strings.Join(unInputs, ", ") + "."
+		}
+		detail = append(detail, d)
+	} else {
+		d := "Input regularizers: not tested by this study"
+		if len(unInputs) > 0 {
+			d += " (no objective has both a variant with " + strings.Join(unInputs, ", ") + " and that variant without it)"
+		}
+		detail = append(detail, d+".")
+	}
+	f.Detail = strings.Join(detail, " ")
+	if P == 0 {
+		f.Verdict = NotTested
+		return f
+	}
+	bon := a / float64(P)
+	switch {
+	case pr.ok && (sigDir(pr.td.P, pr.td.Diff, -1, bon) || sigDir(pr.te.P, pr.te.Diff, +1, bon)), stackRev, inRev:
+		f.Verdict = Contradicted
+	case pr.ok && sigDir(pr.td.P, pr.td.Diff, +1, a) && !sigDir(pr.te.P, pr.te.Diff, +1, a) && !stackAbove && (len(inputs) == 0 || inAll):
+		f.Verdict = Supported
+	default:
+		f.Verdict = NotResolved
+	}
+	return f
+}
+
+// claim2Predictions is claim 2 for a study without stacked objectives or
+// input regularizers: disagreement and mixed-objective ensembles.
+func (e *evidence) claim2Predictions() Finding {
 	a := e.alpha
 	f := Finding{Claim: 2, Title: "Objectives make different predictions; mixing objectives in ensembles does not help"}
 	f.Rule = fmt.Sprintf("α = %g, two-sided tests; one variant per objective. For each objective v with at least two seeds: W_v, the mean over pairs of its own models (different seeds) of the test disagreement, and A_v, the mean over pairs of one of its models and a model of another objective with a different seed (so both kinds of pair differ in seed, and only A in objective); likewise for the accuracy of two-model ensembles (same-objective E_same,v, mixed E_mixed,v). Tests: paired t-tests over objectives of A − W and of E_mixed − E_same. Supported: A − W significantly > 0 (p < α) and E_mixed − E_same not significantly > 0. Contradicted (each at α/2, Bonferroni over the two parts): A − W significantly < 0, or E_mixed − E_same significantly > 0. Otherwise not resolved. Input regularizers (mixup, AutoAugment) are not tested.", a)
+	pr := e.predictionParts()
+	if !pr.ok {
+		f.Verdict, f.Detail = NotTested, pr.why
+		return f
+	}
+	f.Tests = pr.rows(a)
+	f.Detail = pr.detail()
+	td, te := pr.td, pr.te
+	switch {
+	case sigDir(td.P, td.Diff, -1, a/2) || sigDir(te.P, te.Diff, +1, a/2):
+		f.Verdict = Contradicted
+	case sigDir(td.P, td.Diff, +1, a) && !sigDir(te.P, te.Diff, +1, a):
+		f.Verdict = Supported
+	default:
+		f.Verdict = NotResolved
+	}
+	return f
+}
+
+// predParts holds claim 2's tests on the predictions analysis.
+type predParts struct {
+	ok               bool
+	why              string // when not ok
+	n                int    // objectives
+	td, te           TTest  // A − W, E_mixed − E_same
+	mW, mA, mES, mEM float64
+}
+
+func (p predParts) rows(a float64) []TestRow {
+	return []TestRow{
+		tRow("disagreement: across − within objective", p.td, 100, 3, " points", p.td.P, +1, a),
+		tRow("pair-ensemble top-1: mixed − same objective", p.te, 100, 3, " points", p.te.P, -1, a),
+	}
+}
+
+func (p predParts) detail() string {
+	return fmt.Sprintf("Over %d objectives: disagreement %s%% within an objective, %s%% across objectives (different seeds); two-model ensembles %s%% same objective, %s%% mixed.",
+		p.n, pct(p.mW), pct(p.mA), pct(p.mES), pct(p.mEM))
+}
+
+// predictionParts computes W, A, E_same and E_mixed per objective (one
+// variant per objective) from the predictions analysis and tests A − W and
+// E_mixed − E_same over objectives.
+func (e *evidence) predictionParts() predParts {
 	p := e.b.an.Predictions
 	if p == nil {
-		f.Verdict, f.Detail = NotTested, "The predictions analysis did not run."
-		return f
+		return predParts{why: "The predictions analysis did not run."}
 	}
 	sel := map[string]bool{}
 	for _, v := range e.perObj {
@@ -482,30 +699,152 @@ func (e *evidence) claim2() Finding {
 		}
 	}
 	if len(W) < 2 {
-		f.Verdict, f.Detail = NotTested, "Needs at least two objectives with two or more seeds in the predictions analysis."
-		return f
+		return predParts{why: "Needs at least two objectives with two or more seeds in the predictions analysis."}
 	}
-	td := PairedT(A, W)
-	te := PairedT(EM, ES)
-	f.Tests = []TestRow{
-		tRow("disagreement: across − within objective", td, 100, 3, " points", td.P, +1, a),
-		tRow("pair-ensemble top-1: mixed − same objective", te, 100, 3, " points", te.P, -1, a),
+	r := predParts{ok: true, n: len(W), td: PairedT(A, W), te: PairedT(EM, ES)}
+	r.mW, _ = MeanSEM(W)
+	r.mA, _ = MeanSEM(A)
+	r.mES, _ = MeanSEM(ES)
+	r.mEM, _ = MeanSEM(EM)
+	return r
+}
+
+// stackTest compares a stacked objective with its components.
+type stackTest struct {
+	v     string   // the stacked variant
+	comps []string // each component's plain variant, in stack order
+	vs    []TTest  // stacked − each component
+	best  string   // the component with the highest mean top-1
+	t     TTest    // stacked − best
+}
+
+// stackTests returns claim 2's stacked-objective comparisons: every
+// stacked variant (objective with "+", no input regularizer) with test
+// top-1 whose every component has a plain variant with test top-1, in
+// plan order; the stacked variants left out because a component lacks
+// one; and whether the study has any stacked variant with test top-1.
+func (e *evidence) stackTests() (tested []stackTest, untested []string, any bool) {
+	for _, v := range e.b.variants {
+		o := e.obj[v]
+		if !strings.Contains(o, "+") || e.inputOf(v) != "" || !e.has(v, "test_top1") {
+			continue
+		}
+		any = true
+		st := stackTest{v: v}
+		for _, c := range strings.Split(o, "+") {
+			cv := e.componentVariant(strings.TrimSpace(c))
+			if cv == "" {
+				st.comps = nil
+				break
+			}
+			st.comps = append(st.comps, cv)
+		}
+		if len(st.comps) == 0 {
+			untested = append(untested, v)
+			continue
+		}
+		bestMean := math.Inf(-1)
+		for _, c := range st.comps {
+			st.vs = append(st.vs, Compare(e.vals(v, "test_top1"), e.vals(c, "test_top1")))
+			if m := e.mean(c, "test_top1"); m > bestMean {
+				st.best, bestMean = c, m
+			}
+		}
+		st.t = st.vs[slices.Index(st.comps, st.best)]
+		tested = append(tested, st)
 	}
-	mW, _ := MeanSEM(W)
-	mA, _ := MeanSEM(A)
-	mES, _ := MeanSEM(ES)
-	mEM, _ := MeanSEM(EM)
-	f.Detail = fmt.Sprintf("Over %d objectives: disagreement %s%% within an objective, %s%% across objectives (different seeds); two-model ensembles %s%% same objective, %s%% mixed.",
-		len(W), pct(mW), pct(mA), pct(mES), pct(mEM))
-	switch {
-	case sigDir(td.P, td.Diff, -1, a/2) || sigDir(te.P, te.Diff, +1, a/2):
-		f.Verdict = Contradicted
-	case sigDir(td.P, td.Diff, +1, a) && !sigDir(te.P, te.Diff, +1, a):
-		f.Verdict = Supported
-	default:
-		f.Verdict = NotResolved
+	return tested, untested, any
+}
+
+// componentVariant is objective o's plain variant with test top-1 that a
+// stack is compared with: the reference for its objective, the variant
+// with the registry's default hyperparameters, or the objective's only
+// plain variant; "" when there is none of these.
+func (e *evidence) componentVariant(o string) string {
+	var cs []string
+	for _, v := range e.b.variants {
+		if e.obj[v] == o && e.inputOf(v) == "" && e.has(v, "test_top1") {
+			cs = append(cs, v)
+		}
 	}
-	return f
+	if o == e.obj[e.ref] && slices.Contains(cs, e.ref) {
+		return e.ref
+	}
+	for _, v := range cs {
+		if isRegistryDefault(o, e.hyper[v]) {
+			return v
+		}
+	}
+	if len(cs) == 1 {
+		return cs[0]
+	}
+	return ""
+}
+
+// inputTest is claim 2's test of one input regularizer.
+type inputTest struct {
+	name  string
+	plain []string // one plain variant per objective, in plan order
+	with  []string // its counterpart with the regularizer
+	gains []TTest  // with − without, paired by seed, per objective
+	t     TTest    // over objectives of the mean gains; the one objective's paired test
+}
+
+// inputTests returns claim 2's input-regularizer tests, one per
+// regularizer in order of first appearance; the regularizers that no
+// objective has both with and without; and whether the study has any
+// variant with an input regularizer and test top-1.
+func (e *evidence) inputTests() (tested []inputTest, untested []string, any bool) {
+	var names []string
+	objOrder := map[string][]string{}             // input → objectives in plan order
+	cands := map[string]map[string][]string{}     // input → objective → plain variants
+	counterpart := map[string]map[string]string{} // input → plain variant → variant with it
+	for _, v := range e.b.variants {
+		in := e.inputOf(v)
+		if in == "" || !e.has(v, "test_top1") {
+			continue
+		}
+		any = true
+		if !slices.Contains(names, in) {
+			names = append(names, in)
+			cands[in], counterpart[in] = map[string][]string{}, map[string]string{}
+		}
+		pv := e.plainOf(v)
+		if !e.has(pv, "test_top1") {
+			continue
+		}
+		o := e.obj[v]
+		if _, ok := cands[in][o]; !ok {
+			objOrder[in] = append(objOrder[in], o)
+		}
+		cands[in][o] = append(cands[in][o], pv)
+		counterpart[in][pv] = v
+	}
+	for _, in := range names {
+		it := inputTest{name: in}
+		var gains []float64
+		for _, o := range objOrder[in] {
+			pv := e.pick(o, cands[in][o])
+			wv := counterpart[in][pv]
+			g := PairedBySeed(e.vals(wv, "test_top1"), e.vals(pv, "test_top1"))
+			if math.IsNaN(g.Diff) {
+				continue // no seed shared
+			}
+			it.plain, it.with, it.gains = append(it.plain, pv), append(it.with, wv), append(it.gains, g)
+			gains = append(gains, g.Diff)
+		}
+		switch len(gains) {
+		case 0:
+			untested = append(untested, in)
+			continue
+		case 1:
+			it.t = it.gains[0]
+		default:
+			it.t = OneSampleT(gains)
+		}
+		tested = append(tested, it)
+	}
+	return tested, untested, any
 }
 
 // ---------------------------------------------------------------- claim 3
@@ -899,7 +1238,7 @@ func (e *evidence) tauGroup() ([]string, []float64) {
 	groups := map[string][]member{}
 	var order []string
 	for _, v := range e.b.variants {
-		if e.obj[v] != "cosine_softmax" || !e.has(v, "r2") {
+		if e.obj[v] != "cosine_softmax" || !e.has(v, "r2") || e.inputOf(v) != "" {
 			continue
 		}
 		tau := math.NaN()
@@ -971,6 +1310,9 @@ func (b *builder) tauSweep() (taus, r2, acc, transfer []float64) {
 	for _, v := range b.variants {
 		r, ok := b.objOf[v]
 		if !ok || r.Objective != "cosine_softmax" {
+			continue
+		}
+		if _, in := SplitInput(r.Hyper); in != "" {
 			continue
 		}
 		tau := math.NaN()

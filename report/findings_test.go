@@ -2,7 +2,9 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -55,6 +57,58 @@ type synth struct {
 	across  float64    // extra disagreement of pairs across objectives
 	mixed   float64    // extra accuracy of mixed-objective pair ensembles
 	deficit [4]float64 // CKA with softmax (same seed) below the same-objective baseline, per layer
+	// stack adds the stacked objective label_smoothing+dropout (with the
+	// components' default hyperparameters), its top-1 stackGain above the
+	// better of its two components and its other metrics label smoothing's.
+	stack     bool
+	stackGain float64
+	// inputs adds, for each input regularizer, a variant with it of every
+	// variant above (in this order, after them), with top-1 the plain
+	// variant's plus the gain; inputOn, when set, limits the regularizers
+	// to those objectives.
+	inputs  []synthInput
+	inputOn []string
+}
+
+// synthInput is an input regularizer of a synthetic study.
+type synthInput struct {
+	name string
+	gain float64
+}
+
+// synthVar is a variant of a synthetic study: eff indexes the effect
+// arrays, top1 is added to its top-1.
+type synthVar struct {
+	obj, hyper string
+	eff        int
+	top1       float64
+}
+
+// variants lists the study's variants: synthVariants, then the stack,
+// then the input-regularized variants.
+func (s synth) variants() []synthVar {
+	var out []synthVar
+	for i, v := range synthVariants {
+		out = append(out, synthVar{obj: v.obj, hyper: v.hyper, eff: i})
+	}
+	if s.stack {
+		out = append(out, synthVar{obj: "label_smoothing+dropout", hyper: "alpha=0.1 keep_prob=0.7 rescale=1", eff: vLS,
+			top1: max(s.top1[vLS], s.top1[vDropout]) - s.top1[vLS] + s.stackGain})
+	}
+	plain := slices.Clone(out)
+	for _, in := range s.inputs {
+		for _, v := range plain {
+			if len(s.inputOn) > 0 && !slices.Contains(s.inputOn, v.obj) {
+				continue
+			}
+			h := "input=" + in.name
+			if v.hyper != "" {
+				h = v.hyper + " " + h
+			}
+			out = append(out, synthVar{obj: v.obj, hyper: h, eff: v.eff, top1: v.top1 + in.gain})
+		}
+	}
+	return out
 }
 
 // noiseStudy has no effect anywhere.
@@ -120,11 +174,14 @@ func (s synth) generate(rng *rand.Rand) ([]Row, *Analyses) {
 		for k := range ms {
 			shared[k] = s.seedSD * rng.NormFloat64()
 		}
-		for i, v := range synthVariants {
+		for i, v := range s.variants() {
 			m := Model{Unit: fmt.Sprintf("train-%d-%d", i, seed), Objective: v.obj, Hyper: v.hyper, Seed: uint64(seed)}
 			an.Models = append(an.Models, m)
 			for k, mt := range ms {
-				val := mt.base + mt.effect[i] + shared[k] + s.noise*rng.NormFloat64()
+				val := mt.base + mt.effect[v.eff] + shared[k] + s.noise*rng.NormFloat64()
+				if mt.name == "test_top1" {
+					val += v.top1
+				}
 				rows = append(rows, Row{Study: "synthetic", Unit: m.Unit, Objective: v.obj, Hyper: v.hyper, Seed: uint64(seed), Metric: mt.name, Value: val})
 			}
 		}
@@ -161,13 +218,15 @@ func (s synth) generate(rng *rand.Rand) ([]Row, *Analyses) {
 	}
 	byKey := map[[2]int]Model{}
 	for _, m := range an.Models {
-		var vi int
+		vi := -1
 		for i, v := range synthVariants {
 			if v.obj == m.Objective && v.hyper == m.Hyper {
 				vi = i
 			}
 		}
-		byKey[[2]int{vi, int(m.Seed)}] = m
+		if vi >= 0 { // CKA only between the variants of synthVariants
+			byKey[[2]int{vi, int(m.Seed)}] = m
+		}
 	}
 	for i := range synthVariants {
 		// The first two seeds of every variant against each other.
@@ -296,5 +355,249 @@ func TestOnePointPerObjective(t *testing.T) {
 	e = newEvidence(newBuilder(kept, an), Alpha)
 	if got := e.perObj[len(e.perObj)-1]; got != "cosine_softmax (normalize_features=1 tau=0.1)" {
 		t.Errorf("without the default τ: %q; want τ = 0.1 (five seeds against four)", got)
+	}
+}
+
+func TestSplitInput(t *testing.T) {
+	for _, c := range []struct{ hyper, plain, input string }{
+		{"", "", ""},
+		{"input=mixup", "", "mixup"},
+		{"alpha=0.1 rescale=1 input=autoaugment", "alpha=0.1 rescale=1", "autoaugment"},
+		{"alpha=0.1 rescale=1", "alpha=0.1 rescale=1", ""},
+		{"keep_prob=0.7", "keep_prob=0.7", ""},
+		{"input=", "input=", ""},                               // no name: not an input token
+		{"input=mixup alpha=0.1", "input=mixup alpha=0.1", ""}, // the input token is always last
+	} {
+		p, in := SplitInput(c.hyper)
+		if p != c.plain || in != c.input {
+			t.Errorf("SplitInput(%q) = %q, %q; want %q, %q", c.hyper, p, in, c.plain, c.input)
+		}
+	}
+}
+
+// withInputs is the planted study with mixup and AutoAugment on every
+// variant, each with a top-1 gain.
+func withInputs() synth {
+	s := planted()
+	s.inputs = []synthInput{{"mixup", 0.004}, {"autoaugment", 0.003}}
+	return s
+}
+
+// claim2Of computes claim 2 alone (fast) for a synthetic study.
+func claim2Of(s synth, seed uint64) Finding {
+	rows, an := s.generate(rand.New(rand.NewPCG(seed, 99)))
+	return newEvidence(newBuilder(rows, an), Alpha).claim2()
+}
+
+// rowsNamed returns f's test rows whose name starts with prefix.
+func rowsNamed(f Finding, prefix string) []TestRow {
+	var out []TestRow
+	for _, r := range f.Tests {
+		if strings.HasPrefix(r.Test, prefix) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestInputGainSupportsClaim2: a gain planted on every objective for two
+// input regularizers makes part (input) significant for each, and claim 2
+// supported with its other parts planted; the other claims ignore the new
+// variants.
+func TestInputGainSupportsClaim2(t *testing.T) {
+	fs := verdicts(withInputs(), 1)
+	for c, f := range fs {
+		if f.Verdict != Supported {
+			t.Errorf("claim %d: %s; want %s\n%s", c, f.Verdict, Supported, dump(f))
+		}
+	}
+	f := fs[2]
+	for _, in := range []string{"mixup", "autoaugment"} {
+		rs := rowsNamed(f, "input "+in+": top-1 gain with − without, mean over 7 objectives")
+		if len(rs) != 1 || rs[0].Reading != readAsClaimed || rs[0].N != 7 {
+			t.Errorf("input %s: want one significant row over 7 objectives (one variant per objective):\n%s", in, dump(f))
+		}
+		if per := rowsNamed(f, "input "+in+" on "); len(per) != 7 {
+			t.Errorf("input %s: %d per-objective rows; want 7\n%s", in, len(per), dump(f))
+		}
+	}
+	if !strings.Contains(f.Detail, "Stacked objectives: not tested by this study.") {
+		t.Errorf("claim 2 detail does not say the stacked part is not tested: %s", f.Detail)
+	}
+	if !strings.Contains(f.Rule, "α/P") {
+		t.Errorf("claim 2 rule lacks the Bonferroni over parts: %s", f.Rule)
+	}
+	// No gain on one regularizer: not supported.
+	s := withInputs()
+	s.inputs[1].gain = 0
+	if f := verdicts(s, 1)[2]; f.Verdict == Supported {
+		t.Errorf("AutoAugment without gain: claim 2 still %s\n%s", f.Verdict, dump(f))
+	}
+	// A loss from a regularizer contradicts.
+	s = withInputs()
+	s.inputs[0].gain = -0.004
+	if f := verdicts(s, 1)[2]; f.Verdict != Contradicted {
+		t.Errorf("mixup lowering top-1: claim 2 %s; want %s\n%s", f.Verdict, Contradicted, dump(f))
+	}
+}
+
+// TestInputOnOneObjective: with the regularizer on one objective only, its
+// paired test by seed decides the part.
+func TestInputOnOneObjective(t *testing.T) {
+	s := withInputs()
+	s.inputs = s.inputs[:1]
+	s.inputOn = []string{"label_smoothing"}
+	f := claim2Of(s, 1)
+	rs := rowsNamed(f, "input mixup: top-1 gain with − without on label_smoothing (alpha=0.1 rescale=1), paired by seed")
+	if len(rs) != 1 || rs[0].N != 5 || rs[0].Reading != readAsClaimed || f.Verdict != Supported {
+		t.Errorf("mixup on label smoothing alone: %s\n%s", f.Verdict, dump(f))
+	}
+}
+
+// TestInputVariantsLeaveOtherClaimsAlone: claims 1, 3, 4 and 5 and the
+// one variant per objective are the same with and without the variants
+// with an input regularizer.
+func TestInputVariantsLeaveOtherClaimsAlone(t *testing.T) {
+	rows, an := withInputs().generate(rand.New(rand.NewPCG(3, 99)))
+	with := newEvidence(newBuilder(rows, an), Alpha)
+	var plainRows []Row
+	for _, r := range rows {
+		if _, in := SplitInput(r.Hyper); in == "" {
+			plainRows = append(plainRows, r)
+		}
+	}
+	plainAn := *an
+	plainAn.Models = nil
+	for _, m := range an.Models {
+		if _, in := SplitInput(m.Hyper); in == "" {
+			plainAn.Models = append(plainAn.Models, m)
+		}
+	}
+	without := newEvidence(newBuilder(plainRows, &plainAn), Alpha)
+	if !slices.Equal(with.perObj, without.perObj) {
+		t.Errorf("one variant per objective: %q with inputs, %q without", with.perObj, without.perObj)
+	}
+	fw, fo := with.b.Findings(), without.b.Findings()
+	for i := range fw {
+		if fw[i].Claim == 2 {
+			continue
+		}
+		a, b := fw[i].Verdict+"\n"+fw[i].Rule+"\n"+dump(fw[i]), fo[i].Verdict+"\n"+fo[i].Rule+"\n"+dump(fo[i])
+		if a != b {
+			t.Errorf("claim %d changes with input variants:\n%s\nwithout:\n%s", fw[i].Claim, a, b)
+		}
+	}
+	// The reference is the plain softmax even when named with an input.
+	an.Reference = "softmax (input=mixup)"
+	if e := newEvidence(newBuilder(rows, an), Alpha); e.ref != "softmax" || e.perObj[0] != "softmax" {
+		t.Errorf("reference %q, first per objective %q; want the plain softmax", e.ref, e.perObj[0])
+	}
+}
+
+// TestStackedObjectives: a stack planted above its best component is
+// contradicted; one as good as it, or worse, leaves claim 2 supported.
+func TestStackedObjectives(t *testing.T) {
+	for _, c := range []struct {
+		gain    float64
+		verdict string
+		reading string
+	}{
+		{0.01, Contradicted, readOpposite},
+		{0, Supported, readNS},
+		{-0.01, Supported, readAsClaimed},
+	} {
+		s := planted()
+		s.stack, s.stackGain = true, c.gain
+		s.top1[vDropout] = 0.005 // label smoothing (+0.01) is the better component
+		f := verdicts(s, 1)[2]
+		rs := rowsNamed(f, "stacked top-1: label_smoothing+dropout (alpha=0.1 keep_prob=0.7 rescale=1) − best component label_smoothing (alpha=0.1 rescale=1)")
+		if f.Verdict != c.verdict || len(rs) != 1 || rs[0].Reading != c.reading {
+			t.Errorf("stack %+g above its best component: %s; want %s with the row %q\n%s", c.gain, f.Verdict, c.verdict, c.reading, dump(f))
+		}
+		if len(rowsNamed(f, "stacked top-1: label_smoothing+dropout (alpha=0.1 keep_prob=0.7 rescale=1) − component dropout (keep_prob=0.7)")) != 1 {
+			t.Errorf("no row for the other component\n%s", dump(f))
+		}
+		if !strings.Contains(f.Detail, "Input regularizers: not tested by this study.") {
+			t.Errorf("claim 2 detail does not say the input part is not tested: %s", f.Detail)
+		}
+	}
+	// A component without a plain variant to compare with: part untested.
+	s := planted()
+	s.stack, s.stackGain = true, 0.01
+	rows, an := s.generate(rand.New(rand.NewPCG(1, 99)))
+	var kept []Row
+	for _, r := range rows {
+		if r.Objective != "dropout" {
+			kept = append(kept, r)
+		}
+	}
+	an.Models = nil
+	f := newEvidence(newBuilder(kept, an), Alpha).claim2()
+	if len(rowsNamed(f, "stacked")) != 0 || !strings.Contains(f.Detail, "Stacked objectives: not tested by this study (a component of label_smoothing+dropout") || f.Verdict == Contradicted {
+		t.Errorf("stack without its dropout component: %s\n%s", f.Verdict, dump(f))
+	}
+}
+
+// TestClaim2WithoutPredictions: without the predictions analysis, the
+// input part can contradict claim 2 but not support it.
+func TestClaim2WithoutPredictions(t *testing.T) {
+	for _, c := range []struct {
+		gain    float64
+		verdict string
+	}{{0.004, NotResolved}, {-0.004, Contradicted}} {
+		s := withInputs()
+		s.inputs = s.inputs[:1]
+		s.inputs[0].gain = c.gain
+		rows, an := s.generate(rand.New(rand.NewPCG(1, 99)))
+		an.Predictions = nil
+		f := newEvidence(newBuilder(rows, an), Alpha).claim2()
+		if f.Verdict != c.verdict || !strings.Contains(f.Detail, "Disagreement and ensembles: not tested by this study (the predictions analysis did not run).") {
+			t.Errorf("gain %+g without predictions: %s; want %s\n%s", c.gain, f.Verdict, c.verdict, dump(f))
+		}
+	}
+}
+
+// TestInputNoiseFalsePositives draws 200 studies with mixup and no effect
+// anywhere: the input part must be significant (either way) in at most
+// α + 0.04 of them, and claim 2 supported or contradicted as rarely.
+func TestInputNoiseFalsePositives(t *testing.T) {
+	const draws = 200
+	s := noiseStudy()
+	s.inputs = []synthInput{{"mixup", 0}}
+	sig, sup, con := 0, 0, 0
+	for d := range draws {
+		f := claim2Of(s, uint64(5000+d))
+		rs := rowsNamed(f, "input mixup: top-1 gain")
+		if len(rs) != 1 || math.IsNaN(rs[0].P) {
+			t.Fatalf("draw %d: no input test\n%s", d, dump(f))
+		}
+		if rs[0].P < Alpha {
+			sig++
+		}
+		switch f.Verdict {
+		case Supported:
+			sup++
+		case Contradicted:
+			con++
+		}
+	}
+	limit := int((Alpha + 0.04) * draws)
+	t.Logf("input part significant in %d, claim 2 supported in %d, contradicted in %d of %d noise studies", sig, sup, con, draws)
+	if sig > limit || sup > limit || con > limit {
+		t.Errorf("noise: input part significant %d, supported %d, contradicted %d of %d; want each ≤ %d", sig, sup, con, draws, limit)
+	}
+}
+
+// TestClaim2WithoutInputsOrStacks: a study with neither keeps the
+// two-part rule, title and tests of claim 2 word for word.
+func TestClaim2WithoutInputsOrStacks(t *testing.T) {
+	f := verdicts(planted(), 1)[2]
+	const rule = "α = 0.05, two-sided tests; one variant per objective. For each objective v with at least two seeds: W_v, the mean over pairs of its own models (different seeds) of the test disagreement, and A_v, the mean over pairs of one of its models and a model of another objective with a different seed (so both kinds of pair differ in seed, and only A in objective); likewise for the accuracy of two-model ensembles (same-objective E_same,v, mixed E_mixed,v). Tests: paired t-tests over objectives of A − W and of E_mixed − E_same. Supported: A − W significantly > 0 (p < α) and E_mixed − E_same not significantly > 0. Contradicted (each at α/2, Bonferroni over the two parts): A − W significantly < 0, or E_mixed − E_same significantly > 0. Otherwise not resolved. Input regularizers (mixup, AutoAugment) are not tested."
+	if f.Rule != rule || f.Title != "Objectives make different predictions; mixing objectives in ensembles does not help" || f.Verdict != Supported {
+		t.Errorf("claim 2 without inputs or stacks changed: %s\n%s\n%s", f.Title, f.Rule, dump(f))
+	}
+	if len(f.Tests) != 2 || f.Tests[0].Test != "disagreement: across − within objective" || f.Tests[1].Test != "pair-ensemble top-1: mixed − same objective" ||
+		!strings.HasPrefix(f.Detail, "Over 7 objectives: disagreement ") || strings.Contains(dump(f), "input") || strings.Contains(dump(f), "stacked") {
+		t.Errorf("claim 2 without inputs or stacks has other tests or text:\n%s", dump(f))
 	}
 }
