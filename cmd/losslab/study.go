@@ -176,3 +176,26 @@ func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stder
 	fmt.Fprintf(stdout, "report: %s\n", filepath.Join(o.out, report.HTMLFile))
 	return nil
 }
+
+// indexEnv is the variable that gives a Kubernetes Indexed Job pod its
+// completion index (kubernetes.IndexEnv; defined here so that run-unit
+// reads it in builds without the Kubernetes executor too).
+const indexEnv = "JOB_COMPLETION_INDEX"
+
+// indexFromEnv is run-unit's index when --index is not given: the
+// completion index of a Kubernetes Indexed Job pod, else the task id of a
+// Slurm array task.
+func indexFromEnv() (int, error) {
+	for _, name := range []string{indexEnv, "SLURM_ARRAY_TASK_ID"} {
+		v := strings.TrimSpace(os.Getenv(name))
+		if v == "" {
+			continue
+		}
+		i, err := strconv.Atoi(v)
+		if err != nil || i < 0 {
+			return 0, usageErrorf("study run-unit: $%s is %q; want a unit index (0, 1, ...)", name, v)
+		}
+		return i, nil
+	}
+	return 0, usageErrorf("study run-unit: no --index, and neither $%s (Kubernetes Indexed Job) nor $SLURM_ARRAY_TASK_ID (Slurm job array) is set", indexEnv)
+}

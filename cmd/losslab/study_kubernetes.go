@@ -1,3 +1,5 @@
+//go:build kubernetes
+
 package main
 
 import (
@@ -6,10 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/losslab/losslab/internal/atomicfile"
 	"github.com/losslab/losslab/study"
@@ -120,22 +119,4 @@ func runKubernetes(ctx context.Context, o *studyOptions, p *study.Plan, stdout, 
 		fmt.Fprintf(stdout, "  %s\n", c)
 	}
 	return false, nil
-}
-
-// indexFromEnv is run-unit's index when --index is not given: the
-// completion index of a Kubernetes Indexed Job pod, else the task id of a
-// Slurm array task.
-func indexFromEnv() (int, error) {
-	for _, name := range []string{kubernetes.IndexEnv, "SLURM_ARRAY_TASK_ID"} {
-		v := strings.TrimSpace(os.Getenv(name))
-		if v == "" {
-			continue
-		}
-		i, err := strconv.Atoi(v)
-		if err != nil || i < 0 {
-			return 0, usageErrorf("study run-unit: $%s is %q; want a unit index (0, 1, ...)", name, v)
-		}
-		return i, nil
-	}
-	return 0, usageErrorf("study run-unit: no --index, and neither $%s (Kubernetes Indexed Job) nor $SLURM_ARRAY_TASK_ID (Slurm job array) is set", kubernetes.IndexEnv)
 }

@@ -1,3 +1,5 @@
+//go:build kubernetes
+
 package main
 
 import (
@@ -12,6 +14,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	batchv1 "k8s.io/api/batch/v1"
+
+	"github.com/losslab/losslab/study/kubernetes"
 )
 
 // kubeSpec writes a study of two training units (softmax and sigmoid,
@@ -145,5 +149,13 @@ func TestStudyKubernetesUsageErrors(t *testing.T) {
 	err := run(context.Background(), []string{"study", "--executor", "nomad", "--out", out, spec}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "kubernetes") {
 		t.Errorf("unknown executor: %v; want the list to name kubernetes", err)
+	}
+}
+
+// run-unit reads the completion index in every build, under the name the
+// Kubernetes executor gives it.
+func TestIndexEnvIsTheExecutors(t *testing.T) {
+	if indexEnv != kubernetes.IndexEnv {
+		t.Errorf("indexEnv = %q; the executor sets %q", indexEnv, kubernetes.IndexEnv)
 	}
 }
