@@ -33,6 +33,7 @@ import (
 
 	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/internal/atomicfile"
+	"github.com/losslab/losslab/internal/folderlock"
 	"github.com/losslab/losslab/internal/jsonfile"
 	"github.com/losslab/losslab/tensor"
 
@@ -101,10 +102,32 @@ func Run(ctx context.Context, s Spec, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p, SaveAndRunPlan(ctx, p, o)
+}
+
+// SaveAndRunPlan saves p in o.Dir and runs it (RunPlan), holding the
+// study folder throughout, so that a second process on the same folder
+// neither overwrites the plan nor redoes the units.
+func SaveAndRunPlan(ctx context.Context, p *Plan, o Options) error {
+	release, err := lockStudy(o.Dir)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := SavePlan(o.Dir, p); err != nil {
+		return err
+	}
+	return runPlan(ctx, p, o)
+}
+
+// lockStudy gives this process the study folder dir (created if needed):
+// a second process would redo every unit the first is running (finished
+// units are skipped either way) and could overwrite its plan.
+func lockStudy(dir string) (release func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	return p, RunPlan(ctx, p, o)
+	return folderlock.Lock(dir)
 }
 
 // RunPlan runs p's unfinished units, up to o.Jobs at a time (0: one per
@@ -117,6 +140,16 @@ func Run(ctx context.Context, s Spec, o Options) (*Plan, error) {
 // goroutine or core does the work (package tensor), so a unit gives the
 // same bits whatever else runs beside it.
 func RunPlan(ctx context.Context, p *Plan, o Options) error {
+	release, err := lockStudy(o.Dir)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return runPlan(ctx, p, o)
+}
+
+// runPlan is RunPlan in a study folder this process has locked.
+func runPlan(ctx context.Context, p *Plan, o Options) error {
 	st := o.store()
 	if err := os.MkdirAll(st.Dir, 0o755); err != nil {
 		return err

@@ -2,6 +2,7 @@ package study
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/losslab/losslab/internal/folderlock"
 )
 
 // tinySpec is a whole study at test size: an MLP on 256 MNIST digits, two
@@ -255,5 +258,26 @@ func TestPretrainOnDerivedTask(t *testing.T) {
 		if !strings.Contains(res, ","+m+",") {
 			t.Errorf("results.csv lacks %s:\n%s", m, res)
 		}
+	}
+}
+
+// A study folder in use by another process is refused before any unit
+// runs.
+func TestRunRefusesAStudyFolderInUse(t *testing.T) {
+	dir := t.TempDir()
+	release, err := folderlock.Lock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	_, err = Run(context.Background(), tinySpec(), Options{Dir: dir})
+	if !errors.Is(err, folderlock.ErrBusy) {
+		t.Fatalf("err = %v; want the folder-in-use error", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "units")); err == nil {
+		t.Error("the refused study started its store")
+	}
+	if _, err := os.Stat(filepath.Join(dir, PlanFile)); err == nil {
+		t.Error("the refused study wrote its plan over the running one's")
 	}
 }

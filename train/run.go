@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/losslab/losslab/internal/atomicfile"
+	"github.com/losslab/losslab/internal/folderlock"
 	"github.com/losslab/losslab/internal/jsonfile"
 
 	"github.com/losslab/losslab/data"
@@ -83,6 +84,13 @@ func Run(ctx context.Context, cfg Config, dir string, opts Options) (*Result, er
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	// One process at a time trains in a run folder: a second would train
+	// the same run again from the last checkpoint.
+	release, err := folderlock.Lock(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	created, err := claimFolder(dir, cfg)
 	if err != nil {
 		return nil, err

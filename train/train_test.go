@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/losslab/losslab/data"
+	"github.com/losslab/losslab/internal/folderlock"
 	"github.com/losslab/losslab/optim"
 	"github.com/losslab/losslab/tensor"
 )
@@ -702,4 +703,23 @@ func TestRunUnknownDataset(t *testing.T) {
 	if _, err := Run(context.Background(), tinyConfig(), dir, opts(nil)); err != nil {
 		t.Errorf("the corrected config is refused: %v", err)
 	}
+}
+
+// A second process (here: a second lock holder) on a run folder in use is
+// refused at once, naming the folder, and trains nothing.
+func TestRunRefusesAFolderInUse(t *testing.T) {
+	dir := t.TempDir()
+	release, err := folderlock.Lock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), tinyConfig(), dir, opts(nil))
+	if !errors.Is(err, folderlock.ErrBusy) || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("err = %v; want the folder-in-use error", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("the refused run wrote its config")
+	}
+	release()
+	mustRun(t, tinyConfig(), dir)
 }

@@ -156,12 +156,14 @@ func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stder
 			return err
 		}
 	}
-	if err := study.SavePlan(o.out, p); err != nil {
-		return err
+	if o.executor != "local" {
+		if err := study.SavePlan(o.out, p); err != nil {
+			return err
+		}
 	}
 	switch o.executor {
 	case "local":
-		err = study.RunPlan(ctx, p, opts)
+		err = study.SaveAndRunPlan(ctx, p, opts)
 	case "slurm":
 		err = study.RunSlurm(ctx, p, opts, study.SlurmOptions{})
 	case "kubernetes":
