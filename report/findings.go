@@ -1265,15 +1265,7 @@ func (e *evidence) tauGroup() ([]string, []float64) {
 			best = groups[g]
 		}
 	}
-	slices.SortStableFunc(best, func(p, q member) int {
-		switch {
-		case p.tau < q.tau:
-			return -1
-		case p.tau > q.tau:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(best, func(p, q member) int { return cmp.Compare(p.tau, q.tau) })
 	var vs []string
 	var taus []float64
 	for _, m := range best {

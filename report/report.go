@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"html"
@@ -77,15 +78,7 @@ func newBuilder(rows []Row, an *Analyses) *builder {
 		addVariant(m.Variant())
 	}
 	sorted := slices.Clone(rows)
-	slices.SortStableFunc(sorted, func(x, y Row) int {
-		switch {
-		case x.Seed < y.Seed:
-			return -1
-		case x.Seed > y.Seed:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(sorted, func(x, y Row) int { return cmp.Compare(x.Seed, y.Seed) })
 	for _, r := range sorted {
 		if r.Seed == 0 {
 			continue
