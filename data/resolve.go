@@ -16,16 +16,6 @@ const HoldoutSeed = 0x686f6c646f7574
 // validation split: its training split is the rest (Resolver.Holdout).
 func HoldoutName(base string, n int) string { return base + ":holdout" + strconv.Itoa(n) }
 
-// SplitHoldout parses a HoldoutName into its base and number of held-out
-// examples; it errors for any other name.
-func SplitHoldout(name string) (base string, n int, err error) {
-	base, n, ok := splitHoldout(name)
-	if !ok {
-		return "", 0, fmt.Errorf("dataset %q is not a holdout split NAME:holdoutN", name)
-	}
-	return base, n, nil
-}
-
 // splitHoldout parses a HoldoutName; ok is false for any other name.
 func splitHoldout(name string) (base string, n int, ok bool) {
 	i := strings.LastIndex(name, ":holdout")

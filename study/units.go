@@ -434,16 +434,14 @@ type lrChoice struct {
 // its own folder, so an interrupted choice resumes), scores each on the
 // validation split, and writes the choice.
 func (s Store) runFinetuneLR(ctx context.Context, u *Unit, progress train.Progress) ([]Metric, error) {
-	base, _, err := data.SplitHoldout(u.Config.Dataset)
-	if err != nil {
-		return nil, err
-	}
-	_, val, _, err := s.Datasets.Holdout(base, u.ValN)
+	// The candidates train on HoldoutName(u.Target, u.ValN) (the planner
+	// sets it): score them on its held-out part.
+	_, val, _, err := s.Datasets.Holdout(u.Target, u.ValN)
 	if err != nil {
 		return nil, err
 	}
 	ch := lrChoice{Target: u.Target, LRs: u.LRs, ValN: u.ValN, TrainN: u.Config.TrainLimit, ModelUnit: u.Deps[0],
-		Validation: fmt.Sprintf("%d examples of %s's training split held out (seed data.HoldoutSeed); the candidates train on the first %d of the rest", u.ValN, base, u.Config.TrainLimit)}
+		Validation: fmt.Sprintf("%d examples of %s's training split held out (seed data.HoldoutSeed); the candidates train on the first %d of the rest", u.ValN, u.Target, u.Config.TrainLimit)}
 	best := -1
 	for i, lr := range u.LRs {
 		cfg := *u.Config
