@@ -33,7 +33,7 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		return
 	}
 	job := gemmJobs.Get().(*gemmJob)
-	job.kern = activeKernel.Load()
+	job.kern = activeKernel.Load().forWidth(n)
 	job.transA, job.transB = transA, transB
 	job.m, job.n, job.k = m, n, k
 	job.alpha, job.beta = alpha, beta
@@ -497,15 +497,17 @@ func putPackBuffers(p *packBuffers) {
 func getPackBuffers(kern *microKernel) *packBuffers {
 	f := &packBufferFree
 	f.Lock()
-	for len(f.list) > 0 {
-		p := f.list[len(f.list)-1]
-		f.list[len(f.list)-1] = nil
-		f.list = f.list[:len(f.list)-1]
-		if p.kern == kern {
+	// Buffers sized for another kernel stay on the list: a training step
+	// alternates between a kernel and its narrow variant.
+	for i := len(f.list) - 1; i >= 0; i-- {
+		if p := f.list[i]; p.kern == kern {
+			last := len(f.list) - 1
+			f.list[i] = f.list[last]
+			f.list[last] = nil
+			f.list = f.list[:last]
 			f.Unlock()
 			return p
 		}
-		// Buffers sized for another kernel (after SetKernel) are dropped.
 	}
 	f.Unlock()
 	return &packBuffers{

@@ -16,6 +16,11 @@ func gemmKernel6x16AVX2(kc int, a *float32, rsA, csA int, b *float32, csB int, c
 //go:noescape
 func gemmKernel12x32AVX512(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32)
 
+// gemmKernel12x16AVX512 is implemented in gemm_kernels_amd64.s; see microKernelFunc.
+//
+//go:noescape
+func gemmKernel12x16AVX512(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32)
+
 // archKernels returns the assembly kernels, slowest first. Block sizes (Zen 4:
 // 32 KiB L1d, 1 MiB L2 per core): the B micro-panel (KC×NR, 20 KiB for AVX2)
 // stays in L1 while A micro-panels stream from the MC×KC block in L2, and the
@@ -24,17 +29,29 @@ func gemmKernel12x32AVX512(kc int, a *float32, rsA, csA int, b *float32, csB int
 // becomes two blocks of 288. For AVX-512 the 32-wide micro-panel would not
 // fit L1 at that depth, but at one 512-bit FMA per cycle (Zen 4) its loads
 // from L2 are far below L2 bandwidth.
+//
+// The 12×16 AVX-512 kernel serves the products at most 16 columns wide
+// (the 16-channel convolutions' forward pass and both gradients), where the
+// 12×32 tile would spend half its multiply-adds on zero padding and every
+// tile would go through the edge-tile path.
 func archKernels() []*microKernel {
+	narrow := &microKernel{
+		name: "avx512-16", mr: 12, nr: 16, mc: 144, kc: 256, nc: 4080,
+		supported: cpu.X86.HasAVX512F,
+		fn:        gemmKernel12x16AVX512,
+	}
 	return []*microKernel{
 		{
 			name: "avx2", mr: 6, nr: 16, mc: 144, kc: 320, nc: 4080,
 			supported: cpu.X86.HasAVX2 && cpu.X86.HasFMA,
 			fn:        gemmKernel6x16AVX2,
 		},
+		narrow,
 		{
 			name: "avx512", mr: 12, nr: 32, mc: 144, kc: 256, nc: 4064,
 			supported: cpu.X86.HasAVX512F,
 			fn:        gemmKernel12x32AVX512,
+			narrow:    narrow,
 		},
 	}
 }

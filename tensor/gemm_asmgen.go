@@ -15,18 +15,20 @@ import (
 	"os"
 )
 
-// kernelSpec describes one MR×NR micro-kernel where NR is two vector
-// registers wide: each k step loads two vectors of B, broadcasts MR values of
-// A and issues 2·MR fused multiply-adds into 2·MR accumulator registers.
+// kernelSpec describes one MR×NR micro-kernel where NR is one or two vector
+// registers wide: each k step loads the vectors of B, broadcasts MR values of
+// A and issues vecs·MR fused multiply-adds into vecs·MR accumulator
+// registers.
 type kernelSpec struct {
 	name    string // Go function name
 	comment string
 	reg     string // vector register prefix: "Y" (256-bit) or "Z" (512-bit)
 	lanes   int    // float32 lanes per vector
+	vecs    int    // vectors per row of the tile: NR = vecs·lanes
 	mr      int    // rows of the tile, a multiple of 3
 	unroll  int    // k steps per loop iteration
-	// Vector register numbers; accumulators are 0 .. 2·mr-1.
-	bLo, bHi int // the two vectors of B
+	// Vector register numbers; accumulators are 0 .. vecs·mr-1.
+	bLo, bHi int // the vectors of B (bHi unused when vecs is 1)
 	bcast0   int // broadcasts alternate between bcast0 and bcast0+1
 	zero     string
 }
@@ -38,16 +40,25 @@ var specs = []kernelSpec{
 	{
 		name:    "gemmKernel6x16AVX2",
 		comment: "6×16 tile, 12 ymm accumulators (AVX2 + FMA)",
-		reg:     "Y", lanes: 8, mr: 6, unroll: 4,
+		reg:     "Y", lanes: 8, vecs: 2, mr: 6, unroll: 4,
 		bLo: 12, bHi: 13, bcast0: 14,
 		zero: "VXORPS %[1]s, %[1]s, %[1]s",
 	},
 	{
 		name:    "gemmKernel12x32AVX512",
 		comment: "12×32 tile, 24 zmm accumulators (AVX-512F)",
-		reg:     "Z", lanes: 16, mr: 12, unroll: 4,
+		reg:     "Z", lanes: 16, vecs: 2, mr: 12, unroll: 4,
 		bLo: 24, bHi: 25, bcast0: 26,
 		// VXORPS on zmm needs AVX512DQ; VPXORD is AVX512F.
+		zero: "VPXORD %[1]s, %[1]s, %[1]s",
+	},
+	{
+		// For products 16 columns wide (the 16-channel convolutions), where
+		// half of every 12×32 tile would be padding.
+		name:    "gemmKernel12x16AVX512",
+		comment: "12×16 tile, 12 zmm accumulators (AVX-512F)",
+		reg:     "Z", lanes: 16, vecs: 1, mr: 12, unroll: 4,
+		bLo: 24, bHi: 25, bcast0: 26,
 		zero: "VPXORD %[1]s, %[1]s, %[1]s",
 	},
 }
@@ -114,14 +125,14 @@ func emit(w func(string, ...any), s kernelSpec) {
 	w("\tMOVQ c+48(FP), DX")
 	w("\tMOVQ ldc+56(FP), R8")
 	w("\tSHLQ $2, R8")
-	for i := 0; i < 2*s.mr; i++ {
+	for i := 0; i < s.vecs*s.mr; i++ {
 		w("\t"+s.zero, s.r(i))
 	}
 	// Touch the C tile early so that its lines arrive while the k loop runs.
 	w("\tMOVQ DX, R9")
 	for i := 0; i < s.mr; i++ {
 		w("\tPREFETCHT0 (R9)")
-		w("\tPREFETCHT0 %d(R9)", 2*s.vecBytes()-4)
+		w("\tPREFETCHT0 %d(R9)", s.vecs*s.vecBytes()-4)
 		if i < s.mr-1 {
 			w("\tADDQ R8, R9")
 		}
@@ -161,8 +172,8 @@ func emit(w func(string, ...any), s kernelSpec) {
 	w("\tANDL $0x7fffffff, R11")
 	w("\tJNZ %s_beta", s.name)
 	for i := 0; i < s.mr; i++ {
-		for h := 0; h < 2; h++ {
-			acc := s.r(2*i + h)
+		for h := 0; h < s.vecs; h++ {
+			acc := s.r(s.vecs*i + h)
 			w("\tVMULPS %s, %s, %s", alpha, acc, acc)
 			w("\tVMOVUPS %s, %d(DX)", acc, h*s.vecBytes())
 		}
@@ -175,8 +186,8 @@ func emit(w func(string, ...any), s kernelSpec) {
 	w("%s_beta:", s.name)
 	w("\tVBROADCASTSS beta+68(FP), %s", beta)
 	for i := 0; i < s.mr; i++ {
-		for h := 0; h < 2; h++ {
-			acc := s.r(2*i + h)
+		for h := 0; h < s.vecs; h++ {
+			acc := s.r(s.vecs*i + h)
 			w("\tVMULPS %d(DX), %s, %s", h*s.vecBytes(), beta, tmp)
 			w("\tVMULPS %s, %s, %s", alpha, acc, acc)
 			w("\tVADDPS %s, %s, %s", tmp, acc, acc)
@@ -193,12 +204,16 @@ func emit(w func(string, ...any), s kernelSpec) {
 // step emits one k step and advances the A bases and the B pointer.
 func step(w func(string, ...any), s kernelSpec) {
 	w("\tVMOVUPS (BX), %s", s.r(s.bLo))
-	w("\tVMOVUPS %d(BX), %s", s.vecBytes(), s.r(s.bHi))
+	if s.vecs == 2 {
+		w("\tVMOVUPS %d(BX), %s", s.vecBytes(), s.r(s.bHi))
+	}
 	for i := 0; i < s.mr; i++ {
 		bc := s.r(s.bcast0 + i%2)
 		w("\tVBROADCASTSS %s, %s", aAddr(i), bc)
-		w("\tVFMADD231PS %s, %s, %s", s.r(s.bLo), bc, s.r(2*i))
-		w("\tVFMADD231PS %s, %s, %s", s.r(s.bHi), bc, s.r(2*i+1))
+		w("\tVFMADD231PS %s, %s, %s", s.r(s.bLo), bc, s.r(s.vecs*i))
+		if s.vecs == 2 {
+			w("\tVFMADD231PS %s, %s, %s", s.r(s.bHi), bc, s.r(2*i+1))
+		}
 	}
 	for g := 0; g < s.mr/3; g++ {
 		w("\tADDQ SI, %s", aBases[g])

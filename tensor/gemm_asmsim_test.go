@@ -362,6 +362,7 @@ func TestGemmKernelsSimulated(t *testing.T) {
 	}{
 		{"gemmKernel6x16AVX2", 6, 16},
 		{"gemmKernel12x32AVX512", 12, 32},
+		{"gemmKernel12x16AVX512", 12, 16},
 	}
 	if len(progs) != len(specs) {
 		t.Fatalf("gemm_kernels_amd64.s has %d kernels, the test knows %d", len(progs), len(specs))

@@ -26,6 +26,18 @@ type microKernel struct {
 	nc        int  // B panel width (KC×NC, kept in L3); a multiple of nr
 	supported bool // whether this CPU can run it
 	fn        microKernelFunc
+	// narrow, when set, computes the products at most narrow.nr columns
+	// wide in this kernel's place. The choice depends on the product's
+	// shape alone, so results stay bit-identical across thread counts.
+	narrow *microKernel
+}
+
+// forWidth returns the kernel that computes products n columns wide.
+func (k *microKernel) forWidth(n int) *microKernel {
+	if k.narrow != nil && n <= k.narrow.nr {
+		return k.narrow
+	}
+	return k
 }
 
 // kernels lists every micro-kernel built into this binary, the portable one
@@ -53,7 +65,8 @@ func init() {
 }
 
 // SetKernel selects the GEMM micro-kernel by name ("generic", "avx2",
-// "avx512"). It returns an error naming the supported kernels if name is
+// "avx512-16", "avx512"; "avx512" hands products at most 16 columns wide to
+// "avx512-16", so forcing "avx512-16" only matters for wider ones). It returns an error naming the supported kernels if name is
 // unknown or this CPU cannot run it, and leaves the selection unchanged.
 // Results are bit-identical only for the same kernel.
 func SetKernel(name string) error {

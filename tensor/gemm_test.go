@@ -561,3 +561,36 @@ func TestGemmOperandModesAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmNarrowKernel checks the products that a kernel hands to its
+// narrow variant (avx512 → avx512-16 for n ≤ 16): the choice follows n, the
+// results are right in every transposition and through both the packed and
+// the in-place operand paths, and they do not depend on the thread count.
+func TestGemmNarrowKernel(t *testing.T) {
+	forEachKernel(t, func(t *testing.T, kern *microKernel) {
+		if kern.narrow == nil {
+			t.Skipf("the %s kernel has no narrow variant", kern.name)
+		}
+		nr := kern.narrow.nr
+		if kern.forWidth(nr) != kern.narrow || kern.forWidth(nr+1) != kern {
+			t.Fatalf("%s: forWidth(%d) and forWidth(%d) do not pick %s and %s", kern.name, nr, nr+1, kern.narrow.name, kern.name)
+		}
+		rng := rand.New(rand.NewPCG(31, 32))
+		for _, n := range []int{1, 5, nr - 1, nr, nr + 1} {
+			for _, shape := range [][2]int{{7, 3}, {kern.narrow.mr*3 + 5, 144}, {300, 2*kern.narrow.kc + 7}} {
+				for tr := 0; tr < 4; tr++ {
+					g := newGemmCase(rng, tr&1 != 0, tr&2 != 0, shape[0], n, shape[1], 1, 0.5, 3)
+					g.check(t)
+					var one, two []float32
+					withThreads(1, func() { one = append([]float32(nil), g.c.data...); g.run(one) })
+					withThreads(2, func() { two = append([]float32(nil), g.c.data...); g.run(two) })
+					for i := range one {
+						if math.Float32bits(one[i]) != math.Float32bits(two[i]) && !(math.IsNaN(float64(one[i])) && math.IsNaN(float64(two[i]))) {
+							t.Fatalf("%s: C[%d] = %v with 1 thread, %v with 2", g, i, one[i], two[i])
+						}
+					}
+				}
+			}
+		}
+	})
+}
