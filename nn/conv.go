@@ -166,10 +166,15 @@ func (c *Conv2d) runPass() {
 	c.nSlots = slots
 	fg := c.forwardGeom()
 	blockLen := fg.blockLen()
+	if c.implicit() {
+		blockLen = c.implicitLen()
+	}
 	flipLen := 0
 	if c.pass == passBackward && !c.NoInputGrad && c.flippedGrad() {
-		gg := c.gradGeom()
-		blockLen = max(blockLen, gg.blockLen())
+		if !c.implicit() {
+			gg := c.gradGeom()
+			blockLen = max(blockLen, gg.blockLen())
+		}
 		flipLen = c.k() * c.OutC
 	}
 	kc := c.k() * c.OutC
@@ -210,9 +215,14 @@ func (c *Conv2d) runSlots(lo, hi int) {
 		cols := c.scratch[s*blockLen : (s+1)*blockLen]
 		for g := s * groups / slots; g < (s+1)*groups/slots; g++ {
 			n0, n1 := g*c.n/groups, (g+1)*c.n/groups
-			if c.pass == passForward {
+			switch {
+			case c.pass == passForward && c.implicit():
+				c.forwardImplicit(n0, n1, cols)
+			case c.pass == passForward:
 				c.forwardExamples(n0, n1, cols)
-			} else {
+			case c.implicit():
+				c.backwardImplicit(n0, n1, cols, c.dwParts[g*kc:(g+1)*kc])
+			default:
 				c.backwardExamples(n0, n1, cols, c.dwParts[g*kc:(g+1)*kc])
 			}
 		}
@@ -328,6 +338,145 @@ func (c *Conv2d) backwardExamples(n0, n1 int, cols, dwg []float32) {
 		off := (n*c.h + iy0) * c.w * c.InC
 		tensor.Gemm(false, false, rows, c.InC, kg, 1, cols[:rows*kg], kg, c.wFlip, c.InC, dxBeta, c.dx.Data[off:off+rows*c.InC], c.InC)
 	})
+}
+
+// implicitMode chooses between the implicit-GEMM and the im2col path; the
+// tests force either to compare them.
+var implicitMode = implicitAuto
+
+const (
+	implicitAuto = iota
+	implicitAlways
+	implicitNever
+)
+
+// implicit reports whether the convolution runs as an implicit GEMM: a
+// stride-1 convolution reads its windows in place from a zero-padded copy of
+// each example (tensor.GemmSegmented) instead of from im2col rows, which are
+// kh·kw times larger than the image. Output pixel (oy, ox) is "virtual" row
+// oy·Wp + ox of the product, Wp = w + 2·pw being the padded width; the rows
+// with ox ≥ wo fall on the padding and are dropped (forward) or multiplied
+// by zero gradients (weight gradient). The input gradient is the same
+// computation on the output gradient with the flipped kernel (gradGeom).
+//
+// Those kw−1 dropped rows per Wp are wasted arithmetic, while the im2col
+// copy it saves costs about as much as 1/n of the product (n = channels out,
+// or in for the input gradient: each copied value feeds n multiply-adds). So
+// the path is taken when (kw−1)/Wp ≤ 1/n. Measured on resnet20 (one thread,
+// AVX-512): 32×32×16 layers forward +18 %, backward +27 % faster; 16×16×32
+// 15 % slower forward, even backward; 8×8×64 5–7 % slower.
+func (c *Conv2d) implicit() bool {
+	switch implicitMode {
+	case implicitNever:
+		return false
+	case implicitAlways:
+		return c.flippedGrad()
+	}
+	return c.flippedGrad() && c.InC >= 8 && (c.KW-1)*max(c.InC, c.OutC) <= c.w+2*c.PadW
+}
+
+// implicitGeom returns, for an implicit convolution of an h×w image with
+// (ph, pw) padding, the padded width, the padded image's size in floats per
+// channel, and the number of virtual output rows.
+func (c *Conv2d) implicitGeom(h, w, ph, pw int) (wp, padded, rows int) {
+	wp = w + 2*pw
+	ho := h + 2*ph - c.KH + 1
+	wo := wp - c.KW + 1
+	return wp, (h + 2*ph) * wp, (ho-1)*wp + wo
+}
+
+// implicitLen is a slot's scratch for the implicit path: the padded input
+// and the virtual output (forward) or output gradient (weight gradient);
+// backward adds the padded output gradient and the virtual input gradient.
+func (c *Conv2d) implicitLen() int {
+	_, pad, rows := c.implicitGeom(c.h, c.w, c.PadH, c.PadW)
+	n := pad*c.InC + rows*c.OutC
+	if c.pass == passBackward && !c.NoInputGrad {
+		_, padG, rowsG := c.implicitGeom(c.ho, c.wo, c.KH-1-c.PadH, c.KW-1-c.PadW)
+		n += padG*c.OutC + rowsG*c.InC
+	}
+	return n
+}
+
+// padImage writes the h×w×ch image img into dst as an (h+2ph)×(w+2pw)×ch
+// image with a zero border.
+func padImage(dst, img []float32, h, w, ch, ph, pw int) {
+	rowLen := (w + 2*pw) * ch
+	clear(dst[:ph*rowLen])
+	for y := 0; y < h; y++ {
+		row := dst[(ph+y)*rowLen : (ph+y+1)*rowLen]
+		clear(row[:pw*ch])
+		copy(row[pw*ch:(pw+w)*ch], img[y*w*ch:(y+1)*w*ch])
+		clear(row[(pw+w)*ch:])
+	}
+	clear(dst[(ph+h)*rowLen : (h+2*ph)*rowLen])
+}
+
+// forwardImplicit computes the output of examples [n0, n1) on the implicit
+// path, one example per product.
+func (c *Conv2d) forwardImplicit(n0, n1 int, scratch []float32) {
+	ci, oc := c.InC, c.OutC
+	wp, pad, rows := c.implicitGeom(c.h, c.w, c.PadH, c.PadW)
+	padded, virt := scratch[:pad*ci], scratch[pad*ci:pad*ci+rows*oc]
+	inLen, outLen := c.h*c.w*ci, c.ho*c.wo*oc
+	for n := n0; n < n1; n++ {
+		padImage(padded, c.x.Data[n*inLen:(n+1)*inLen], c.h, c.w, ci, c.PadH, c.PadW)
+		tensor.GemmSegmented(false, rows, oc, c.k(), padded, ci, c.KW*ci, wp*ci, c.Kernel.Value, oc, 0, virt, oc)
+		yn := c.y.Data[n*outLen : (n+1)*outLen]
+		for oy := 0; oy < c.ho; oy++ {
+			copy(yn[oy*c.wo*oc:(oy+1)*c.wo*oc], virt[oy*wp*oc:])
+		}
+		c.epilogue(yn)
+	}
+}
+
+// backwardImplicit is backwardExamples on the implicit path: the weight
+// gradient sums over the virtual rows of the padded input, with the output
+// gradient spread to the virtual rows (zero on the padding columns); the
+// input gradient is the implicit convolution of the padded output gradient
+// with the flipped kernel.
+func (c *Conv2d) backwardImplicit(n0, n1 int, scratch, dwg []float32) {
+	ci, oc := c.InC, c.OutC
+	wp, pad, rows := c.implicitGeom(c.h, c.w, c.PadH, c.PadW)
+	padded, virt := scratch[:pad*ci], scratch[pad*ci:pad*ci+rows*oc]
+	rest := scratch[pad*ci+rows*oc:]
+	inLen, outLen := c.h*c.w*ci, c.ho*c.wo*oc
+	g := c.g.Data
+	beta := float32(0)
+	for n := n0; n < n1; n++ {
+		padImage(padded, c.x.Data[n*inLen:(n+1)*inLen], c.h, c.w, ci, c.PadH, c.PadW)
+		gn := g[n*outLen : (n+1)*outLen]
+		for oy := 0; oy < c.ho; oy++ {
+			row := virt[oy*wp*oc:]
+			copy(row[:c.wo*oc], gn[oy*c.wo*oc:(oy+1)*c.wo*oc])
+			if oy < c.ho-1 {
+				clear(row[c.wo*oc : wp*oc])
+			}
+		}
+		tensor.GemmSegmented(true, c.k(), oc, rows, padded, ci, c.KW*ci, wp*ci, virt, oc, beta, dwg, oc)
+		beta = 1
+		if c.NoInputGrad {
+			continue
+		}
+		wpG, padG, rowsG := c.implicitGeom(c.ho, c.wo, c.KH-1-c.PadH, c.KW-1-c.PadW)
+		paddedG, virtG := rest[:padG*oc], rest[padG*oc:padG*oc+rowsG*ci]
+		padImage(paddedG, gn, c.ho, c.wo, oc, c.KH-1-c.PadH, c.KW-1-c.PadW)
+		tensor.GemmSegmented(false, rowsG, ci, c.KH*c.KW*oc, paddedG, oc, c.KW*oc, wpG*oc, c.wFlip, ci, 0, virtG, ci)
+		dxn := c.dx.Data[n*inLen : (n+1)*inLen]
+		for iy := 0; iy < c.h; iy++ {
+			dst, src := dxn[iy*c.w*ci:(iy+1)*c.w*ci], virtG[iy*wpG*ci:]
+			if c.dxInit != nil {
+				// The residual sum, rounded as a GEMM with beta = 1 would.
+				init := c.dxInit[n*inLen+iy*c.w*ci:]
+				src, init = src[:len(dst)], init[:len(dst)]
+				for j := range dst {
+					dst[j] = src[j] + init[j]
+				}
+				continue
+			}
+			copy(dst, src)
+		}
+	}
 }
 
 // epilogue adds the bias and applies the ReLU to rows of the output.

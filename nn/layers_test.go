@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -508,4 +509,80 @@ func TestBatchNormPassesAsmMatchesGo(t *testing.T) {
 			assertClose(t, name("c=%d output %d", c, i), a[i], to64(g[i]), 1e-5)
 		}
 	}
+}
+
+// withImplicit runs f with the implicit-GEMM convolution path switched on
+// for every image size (on) or off.
+func withImplicit(on bool, f func()) {
+	old := implicitMode
+	implicitMode = implicitNever
+	if on {
+		implicitMode = implicitAlways
+	}
+	defer func() { implicitMode = old }()
+	f()
+}
+
+// The implicit-GEMM path computes what the im2col path computes: output,
+// input gradient (with and without a residual gradient to add) and weight
+// gradient, for the stride-1 geometries it takes.
+func TestConv2dImplicitMatchesIm2col(t *testing.T) {
+	cases := []struct {
+		h, w, cin, cout, kh, kw, ph, pw int
+		bias, relu, init                bool
+	}{
+		{9, 7, 8, 16, 3, 3, 1, 1, false, false, false},
+		{9, 7, 16, 8, 3, 3, 1, 1, true, true, true},
+		{8, 8, 12, 10, 3, 2, 1, 0, true, false, false}, // rectangular kernel
+		{7, 9, 8, 8, 3, 3, 0, 0, false, false, true},   // unpadded
+		{6, 6, 8, 9, 5, 5, 2, 2, false, true, false},   // wide kernel
+	}
+	for _, tc := range cases {
+		x := randTensor(1, 3, tc.h, tc.w, tc.cin)
+		run := func(implicit bool) (y, dx, dw []float32) {
+			withImplicit(implicit, func() {
+				c := NewConv2dRect("c", tc.cin, tc.cout, tc.kh, tc.kw, 1, 1, tc.ph, tc.pw, tc.bias, 1)
+				c.ReLU = tc.relu
+				randomize(c.Params(), 4)
+				// Two steps: the second finds the scratch written by the first.
+				for range 2 {
+					y = append(y[:0], c.Forward(x, true).Data...)
+					if got := c.implicit(); got != implicit {
+						t.Fatalf("%+v: implicit() = %v, want %v", tc, got, implicit)
+					}
+					dy := randTensor(2, c.y.Shape...)
+					var init *tensor.Tensor
+					if tc.init {
+						init = randTensor(3, x.Shape...)
+					}
+					dx = append(dx[:0], c.backward(dy, init).Data...)
+					dw = append(dw[:0], c.Kernel.Grad...)
+				}
+			})
+			return y, dx, dw
+		}
+		y0, dx0, dw0 := run(false)
+		y1, dx1, dw1 := run(true)
+		name := fmt.Sprintf("%+v", tc)
+		assertClose(t, name+" y", y1, to64(y0), 1e-5)
+		assertClose(t, name+" dx", dx1, to64(dx0), 1e-5)
+		assertClose(t, name+" dW", dw1, to64(dw0), 1e-5)
+	}
+}
+
+// Finite-difference gradients of the implicit path, independent of the
+// im2col path it is compared with above.
+func TestConv2dImplicitGradients(t *testing.T) {
+	withImplicit(true, func() {
+		for _, tc := range []struct{ kh, kw, ph, pw int }{{3, 3, 1, 1}, {3, 2, 0, 1}} {
+			c := NewConv2dRect("c", 8, 8, tc.kh, tc.kw, 1, 1, tc.ph, tc.pw, true, 1)
+			randomize(c.Params(), 4)
+			x := randTensor(5, 2, 5, 4, 8)
+			c.Forward(x, true)
+			if !c.implicit() {
+				t.Fatalf("%+v: the implicit path is not taken", tc)
+			}
+			defaultCheck().run(t, c, x)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/losslab/losslab/tensor"
@@ -55,3 +56,36 @@ func benchConvPasses(b *testing.B, col2im bool) {
 
 func BenchmarkIm2col(b *testing.B) { benchConvPasses(b, false) }
 func BenchmarkCol2im(b *testing.B) { benchConvPasses(b, true) }
+
+// BenchmarkConvStage times a forward and backward pass of resnet20's 3×3
+// convolutions (batch 16, one thread) on both paths, reporting GFLOP/s of
+// the three products (forward, weight gradient, input gradient):
+//
+//	go test -run XXX -bench ConvStage ./nn
+func BenchmarkConvStage(b *testing.B) {
+	for _, st := range []struct{ hw, ch int }{{32, 16}, {16, 32}, {8, 64}} {
+		for _, path := range []struct {
+			name string
+			mode int
+		}{{"im2col", implicitNever}, {"implicit", implicitAlways}, {"auto", implicitAuto}} {
+			b.Run(fmt.Sprintf("%dx%dx%d/%s", st.hw, st.hw, st.ch, path.name), func(b *testing.B) {
+				defer tensor.SetThreads(tensor.Threads())
+				tensor.SetThreads(1)
+				old := implicitMode
+				implicitMode = path.mode
+				defer func() { implicitMode = old }()
+				c := NewConv2d("c", st.ch, st.ch, 3, 1, 1, false, 1)
+				x := randTensor(1, 16, st.hw, st.hw, st.ch)
+				dy := randTensor(2, c.Forward(x, true).Shape...)
+				c.Backward(dy)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					c.Forward(x, true)
+					c.Backward(dy)
+				}
+				flops := 3 * tensor.GemmFlops(16*st.hw*st.hw, st.ch, 9*st.ch)
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

@@ -504,18 +504,24 @@ func TestTrainingStepIndependentOfThreads(t *testing.T) {
 		}
 		return z, grads
 	}
-	z1, g1 := run(1)
-	for _, threads := range []int{2, 3} {
-		z, g := run(threads)
-		if !slices.Equal(z, z1) {
-			t.Errorf("%d threads: logits differ from 1 thread", threads)
-		}
-		for i := range g {
-			if !slices.Equal(g[i], g1[i]) {
-				t.Errorf("%d threads: gradient %d differs from 1 thread", threads, i)
-				break
+	// 12×12 images take the im2col path by default; the implicit-GEMM one
+	// is forced too.
+	for _, implicit := range []bool{false, true} {
+		withImplicit(implicit, func() {
+			z1, g1 := run(1)
+			for _, threads := range []int{2, 3} {
+				z, g := run(threads)
+				if !slices.Equal(z, z1) {
+					t.Errorf("implicit=%v, %d threads: logits differ from 1 thread", implicit, threads)
+				}
+				for i := range g {
+					if !slices.Equal(g[i], g1[i]) {
+						t.Errorf("implicit=%v, %d threads: gradient %d differs from 1 thread", implicit, threads, i)
+						break
+					}
+				}
 			}
-		}
+		})
 	}
 }
 

@@ -25,6 +25,69 @@ import (
 // through a small temporary tile.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemmArgs(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc)
+	gemm(transA, transB, m, n, k, alpha, a, lda, segments{}, b, ldb, beta, c, ldc)
+}
+
+// GemmSegmented is Gemm (alpha = 1, op(B) = B) for an A read in place from
+// an image, without copying its windows out (an implicit-GEMM convolution).
+// A's segmented dimension — the columns of op(A) (k) when A is not
+// transposed, its rows (m) when it is — is stored in runs of segLen
+// contiguous values, run s starting s·segStride values after run 0:
+//
+//	op(A)[i, p] = a[i·lda + ⌊p/segLen⌋·segStride + p mod segLen]   (transA false)
+//	op(A)[i, p] = a[p·lda + ⌊i/segLen⌋·segStride + i mod segLen]   (transA true)
+//
+// For a stride-1 convolution of a zero-padded NHWC image of width Wp and C
+// channels with a kh×kw kernel, "virtual" output pixel r (row-major over the
+// padded width) has its window (ky, kx, c) at r·C + ky·Wp·C + kx·C + c: lda
+// = C, segLen = kw·C, segStride = Wp·C. Rows of A may overlap (lda < segLen):
+// A is only read. The segmented dimension must be a multiple of segLen, and
+// segStride ≥ segLen. Results are bit-identical across thread counts, like
+// Gemm's, but may differ in rounding from Gemm on the copied-out matrix (the
+// k dimension is summed in blocks that do not cross a run).
+func GemmSegmented(transA bool, m, n, k int, a []float32, lda, segLen, segStride int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	segDim := k
+	if transA {
+		segDim = m
+	}
+	if segLen < 1 || segStride < segLen || lda < 1 || segDim%segLen != 0 {
+		panic(fmt.Sprintf("tensor.GemmSegmented: runs of %d every %d with row stride %d do not tile a segmented dimension of %d", segLen, segStride, lda, segDim))
+	}
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("tensor.GemmSegmented: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	checkMatrix("C", m, n, c, ldc)
+	if k > 0 {
+		seg := segments{segLen, segStride}
+		rows, last := m, seg.off(k-1)
+		if transA {
+			rows, last = k, seg.off(m-1)
+		}
+		if need := (rows-1)*lda + last + 1; len(a) < need {
+			panic(fmt.Sprintf("tensor.GemmSegmented: A needs %d values, has %d", need, len(a)))
+		}
+		checkMatrix("B", k, n, b, ldb)
+	}
+	gemm(transA, false, m, n, k, 1, a, lda, segments{segLen, segStride}, b, ldb, beta, c, ldc)
+}
+
+// segments describes a segmented dimension of A (GemmSegmented); the zero
+// value is a plain, contiguous one.
+type segments struct{ len, stride int }
+
+// off is where index i of the segmented dimension is stored, relative to
+// index 0.
+func (s segments) off(i int) int {
+	if s.len == 0 {
+		return i
+	}
+	return i/s.len*s.stride + i%s.len
+}
+
+func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, seg segments, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -38,6 +101,7 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	job.m, job.n, job.k = m, n, k
 	job.alpha, job.beta = alpha, beta
 	job.a, job.lda, job.b, job.ldb, job.c, job.ldc = a, lda, b, ldb, c, ldc
+	job.seg = seg
 	job.plan(Threads())
 	job.run()
 	job.release()
@@ -87,7 +151,10 @@ type gemmJob struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 
-	kcStep    int // depth of the k blocks (all but the last)
+	seg       segments // A's segmented dimension (GemmSegmented)
+	kcStep    int      // depth of the k blocks (all but the last of a run)
+	kBlocks   int      // number of k blocks
+	kbPerSeg  int      // k blocks per run of a segmented k, else 0
 	workers   int // goroutines claiming tasks
 	chunks    int
 	splitRows bool
@@ -119,12 +186,22 @@ var gemmJobs = sync.Pool{New: func() any { return new(gemmJob) }}
 // smaller is split.
 func (g *gemmJob) plan(threads int) {
 	kern := g.kern
-	kBlocks := (g.k + kern.kc - 1) / kern.kc
-	g.kcStep = (g.k + kBlocks - 1) / kBlocks
+	g.kbPerSeg = 0
+	if g.seg.len > 0 && !g.transA {
+		// A kernel call reads its k steps of A contiguously, so no block
+		// crosses from one run of k to the next.
+		g.kbPerSeg = (g.seg.len + kern.kc - 1) / kern.kc
+		g.kcStep = (g.seg.len + g.kbPerSeg - 1) / g.kbPerSeg
+		g.kBlocks = g.k / g.seg.len * g.kbPerSeg
+	} else {
+		g.kBlocks = (g.k + kern.kc - 1) / kern.kc
+		g.kcStep = (g.k + g.kBlocks - 1) / g.kBlocks
+	}
 	tilesM := (g.m + kern.mr - 1) / kern.mr
 	tilesN := (g.n + kern.nr - 1) / kern.nr
 	g.workers, g.chunks, g.splitRows, g.tiles = 1, 1, true, tilesM
-	g.directA = g.n <= directAMaxN
+	// In place, a tile of a transposed segmented A must lie inside one run.
+	g.directA = g.n <= directAMaxN && !(g.transA && g.seg.len%kern.mr != 0)
 	g.directB = !g.transB && g.m <= directBMaxM && g.ldb <= directBMaxM
 	flops := GemmFlops(g.m, g.n, g.k)
 	if threads <= 1 || flops < parallelMinFlops {
@@ -163,8 +240,7 @@ func (g *gemmJob) run() {
 		return
 	}
 	if g.sharedB != nil {
-		kBlocks := (g.k + g.kcStep - 1) / g.kcStep
-		g.packing, g.tasks = true, kBlocks*g.packGroups
+		g.packing, g.tasks = true, g.kBlocks*g.packGroups
 		g.next.Store(0)
 		ParallelRun(g.workers, g)
 	}
@@ -180,6 +256,7 @@ func (g *gemmJob) release() {
 		putPackedB(g.sharedB)
 	}
 	g.kern, g.a, g.b, g.c, g.sharedB = nil, nil, nil, nil, nil
+	g.seg = segments{}
 	g.nPad, g.packGroups = 0, 0
 }
 
@@ -210,15 +287,25 @@ func (g *gemmJob) RunChunk(_, _ int) {
 // packSharedB packs one group of NR-wide panels of one k block of op(B).
 func (g *gemmJob) packSharedB(task int) {
 	nr := g.kern.nr
-	pc := task / g.packGroups * g.kcStep
+	pc, kc := g.kBlock(task / g.packGroups)
 	group := task % g.packGroups
-	kc := min(g.kcStep, g.k-pc)
 	panels := g.nPad / nr
 	p0, p1 := group*panels/g.packGroups, (group+1)*panels/g.packGroups
 	j0, j1 := p0*nr, min(p1*nr, g.n)
 	if j0 < j1 {
 		packB(g.sharedB.data[pc*g.nPad+j0*kc:], g.b, g.ldb, g.transB, pc, kc, j0, j1-j0, nr)
 	}
+}
+
+// kBlock returns the start and depth of k block b: blocks of kcStep (the
+// last one shorter), restarting at every run of a segmented k.
+func (g *gemmJob) kBlock(b int) (pc, kc int) {
+	if g.kbPerSeg == 0 {
+		pc = b * g.kcStep
+		return pc, min(g.kcStep, g.k-pc)
+	}
+	run, sub := b/g.kbPerSeg, b%g.kbPerSeg
+	return run*g.seg.len + sub*g.kcStep, min(g.kcStep, g.seg.len-sub*g.kcStep)
 }
 
 // computeChunk computes chunk w of C.
@@ -237,11 +324,10 @@ func (g *gemmJob) computeChunk(bufs *packBuffers, w int) {
 func (g *gemmJob) serial(bufs *packBuffers, i0, i1, j0, j1 int) {
 	kern := g.kern
 	mr, nr := kern.mr, kern.nr
-	kcStep := g.kcStep
 	for jc := j0; jc < j1; jc += kern.nc {
 		nc := min(kern.nc, j1-jc)
-		for pc := 0; pc < g.k; pc += kcStep {
-			kc := min(kcStep, g.k-pc)
+		for kb := 0; kb < g.kBlocks; kb++ {
+			pc, kc := g.kBlock(kb)
 			bPanels := bufs.b
 			if g.sharedB != nil {
 				// Packed before the chunks started; jc is a multiple of NR.
@@ -259,9 +345,9 @@ func (g *gemmJob) serial(bufs *packBuffers, i0, i1, j0, j1 int) {
 			for ic := i0; ic < i1; ic += kern.mc {
 				mc := min(kern.mc, i1-ic)
 				if !g.directA {
-					packA(bufs.a, g.a, g.lda, g.transA, ic, mc, pc, kc, mr)
+					packA(bufs.a, g.a, g.lda, g.seg, g.transA, ic, mc, pc, kc, mr)
 				} else if full := mc / mr * mr; full < mc {
-					packA(bufs.a[full*kc:], g.a, g.lda, g.transA, ic+full, mc-full, pc, kc, mr)
+					packA(bufs.a[full*kc:], g.a, g.lda, g.seg, g.transA, ic+full, mc-full, pc, kc, mr)
 				}
 				g.macroKernel(bufs, bPanels, ic, mc, jc, nc, pc, kc, beta)
 			}
@@ -288,9 +374,9 @@ func (g *gemmJob) macroKernel(bufs *packBuffers, bPanels []float32, ic, mc, jc, 
 			ap, rsA, csA := &bufs.a[ir*kc], 1, mr
 			if g.directA && mrCur == mr {
 				if g.transA {
-					ap, rsA, csA = &g.a[pc*g.lda+ic+ir], 1, g.lda
+					ap, rsA, csA = &g.a[pc*g.lda+g.seg.off(ic+ir)], 1, g.lda
 				} else {
-					ap, rsA, csA = &g.a[(ic+ir)*g.lda+pc], g.lda, 1
+					ap, rsA, csA = &g.a[(ic+ir)*g.lda+g.seg.off(pc)], g.lda, 1
 				}
 			}
 			ci := (ic+ir)*g.ldc + jc + jr
@@ -326,15 +412,30 @@ func storeEdgeTile(tile []float32, tileStride int, c []float32, ldc, mr, nr int,
 
 // packA copies op(A)[i0:i0+mc, p0:p0+kc] into dst as micro-panels of mr
 // rows: panel t holds kc steps of mr values (row-interleaved), starting at
-// t·mr·kc. Rows past mc are zero so that edge tiles need no branches.
-func packA(dst, a []float32, lda int, transA bool, i0, mc, p0, kc, mr int) {
+// t·mr·kc. Rows past mc are zero so that edge tiles need no branches. seg
+// is A's segmented dimension (GemmSegmented); a block of k never crosses
+// one of its runs.
+func packA(dst, a []float32, lda int, seg segments, transA bool, i0, mc, p0, kc, mr int) {
+	col0 := p0 // where column p0 of a row of A lies, when A is not transposed
+	if !transA {
+		col0 = seg.off(p0)
+	}
 	for ir := 0; ir < mc; ir += mr {
 		rows := min(mr, mc-ir)
 		panel := dst[ir*kc : ir*kc+mr*kc]
-		if transA {
+		if transA && seg.len > 0 && seg.off(i0+ir+rows-1)-seg.off(i0+ir) != rows-1 {
+			// The panel's rows span two runs: gather them one by one.
+			for i := 0; i < rows; i++ {
+				off := seg.off(i0 + ir + i)
+				for p := 0; p < kc; p++ {
+					panel[p*mr+i] = a[(p0+p)*lda+off]
+				}
+			}
+		} else if transA {
 			// op(A)[i, p] = a[p·lda + i]: each step's mr values are contiguous.
+			base := seg.off(i0 + ir)
 			for p := 0; p < kc; p++ {
-				src := a[(p0+p)*lda+i0+ir:]
+				src := a[(p0+p)*lda+base:]
 				src = src[:rows]
 				d := panel[p*mr : p*mr+rows]
 				switch {
@@ -351,11 +452,11 @@ func packA(dst, a []float32, lda int, transA bool, i0, mc, p0, kc, mr int) {
 				}
 			}
 		} else if rows == mr && mr == 6 {
-			packRows6(panel, a, (i0+ir)*lda+p0, lda, kc)
+			packRows6(panel, a, (i0+ir)*lda+col0, lda, kc)
 			continue
 		} else {
 			for i := 0; i < rows; i++ {
-				src := a[(i0+ir+i)*lda+p0:]
+				src := a[(i0+ir+i)*lda+col0:]
 				src = src[:kc]
 				d := panel[i:]
 				for p, v := range src {
