@@ -54,6 +54,10 @@ type Conv2d struct {
 	dwParts []float32 // per-group weight gradients
 	wFlip   []float32 // the kernel of the input-gradient convolution
 	runner  convRunner
+
+	// Loop bodies for the worker pool, bound once: a closure handed to the
+	// pool escapes, and would be allocated on every call.
+	epilogueFn, sumGroupsFn func(lo, hi int)
 }
 
 // convRunner runs a convolution's per-thread work (tensor.ChunkRunner).
@@ -148,10 +152,10 @@ func (c *Conv2d) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 	c.y = tensor.Ensure(c.y, c.n, c.ho, c.wo, c.OutC)
 	if c.pointwise() {
 		tensor.Gemm(false, false, c.n*c.h*c.w, c.OutC, c.InC, 1, x.Data, c.InC, c.Kernel.Value, c.OutC, 0, c.y.Data, c.OutC)
-		parallelFor(c.n, c.h*c.w*c.OutC, func(lo, hi int) {
-			per := c.h * c.w * c.OutC
-			c.epilogue(c.y.Data[lo*per : hi*per])
-		})
+		if c.epilogueFn == nil {
+			c.epilogueFn = c.epilogueExamples
+		}
+		parallelFor(c.n, c.h*c.w*c.OutC, c.epilogueFn)
 		return c.y
 	}
 	c.pass = passForward
@@ -479,6 +483,22 @@ func (c *Conv2d) backwardImplicit(n0, n1 int, scratch, dwg []float32) {
 	}
 }
 
+// epilogueExamples runs the epilogue over the outputs of examples [lo, hi).
+func (c *Conv2d) epilogueExamples(lo, hi int) {
+	per := c.h * c.w * c.OutC
+	c.epilogue(c.y.Data[lo*per : hi*per])
+}
+
+// sumGroups sets the weight gradient's elements [lo, hi) to the sum of the
+// groups' parts, in group order.
+func (c *Conv2d) sumGroups(lo, hi int) {
+	groups, kc, part, dw := c.groups(), c.k()*c.OutC, c.dwParts, c.Kernel.Grad
+	copy(dw[lo:hi], part[lo:hi])
+	for gi := 1; gi < groups; gi++ {
+		addTo(dw[lo:hi], part[gi*kc+lo:gi*kc+hi])
+	}
+}
+
 // epilogue adds the bias and applies the ReLU to rows of the output.
 func (c *Conv2d) epilogue(y []float32) {
 	if c.Bias == nil && !c.ReLU {
@@ -559,13 +579,10 @@ func (c *Conv2d) backward(dy, dxInit *tensor.Tensor) *tensor.Tensor {
 	c.runPass()
 	c.dxInit = nil
 	// dW = Σ over groups, in group order.
-	groups, kc, part := c.groups(), c.k()*c.OutC, c.dwParts
-	parallelFor(kc, groups, func(lo, hi int) {
-		copy(dw[lo:hi], part[lo:hi])
-		for gi := 1; gi < groups; gi++ {
-			addTo(dw[lo:hi], part[gi*kc+lo:gi*kc+hi])
-		}
-	})
+	if c.sumGroupsFn == nil {
+		c.sumGroupsFn = c.sumGroups
+	}
+	parallelFor(c.k()*c.OutC, c.groups(), c.sumGroupsFn)
 	if c.NoInputGrad {
 		return nil
 	}
