@@ -344,16 +344,31 @@ func (l lineThumb) Thumbnail(c *draw.Canvas) {
 	}
 }
 
-// grid tiles rows × cols canvases over c, left to right then down.
-func tiles(c draw.Canvas, n, cols int, padX, padY vg.Length) []draw.Canvas {
-	rows := (n + cols - 1) / cols
-	t := draw.Tiles{Rows: rows, Cols: cols, PadX: padX, PadY: padY}
-	out := make([]draw.Canvas, n)
+// aligned tiles plots over c, cols to a row, so that their data areas
+// have one size and line up whatever each plot's axis labels take (a panel
+// without tick labels would otherwise grow), with padTop left free above
+// each row for titles drawn by the caller.
+func aligned(c draw.Canvas, plots []*plot.Plot, cols int, padX, padY, padTop vg.Length) []draw.Canvas {
+	rows := (len(plots) + cols - 1) / cols
+	grid := make([][]*plot.Plot, rows)
+	for r := range grid {
+		grid[r] = make([]*plot.Plot, cols)
+		for k := range cols {
+			if i := r*cols + k; i < len(plots) {
+				grid[r][k] = plots[i]
+			}
+		}
+	}
+	cs := plot.Align(grid, draw.Tiles{Rows: rows, Cols: cols, PadX: padX, PadY: padY + padTop, PadTop: padTop}, c)
+	out := make([]draw.Canvas, len(plots))
 	for i := range out {
-		out[i] = t.At(c, i%cols, i/cols)
+		out[i] = cs[i/cols][i%cols]
 	}
 	return out
 }
+
+// blank is n empty names: tick positions without labels.
+func blank(n int) []string { return make([]string, n) }
 
 // ---------------------------------------------------------------- scatter
 
@@ -574,7 +589,7 @@ func (b *builder) tauFigure() (*figure, error) {
 	return &figure{name: "tau_sweep", w: vg.Length(len(plots)) * 2.6 * vg.Inch, h: 2.8 * vg.Inch,
 		caption: "Cosine-softmax temperature sweep (claim 5): mean ± s.e.m. over seeds against τ (log scale); faint: single seeds.",
 		draw: func(c draw.Canvas) {
-			for i, tc := range tiles(c, len(plots), len(plots), vg.Points(10), 0) {
+			for i, tc := range aligned(c, plots, len(plots), vg.Points(16), 0, 0) {
 				plots[i].Draw(tc)
 			}
 		}}, nil
@@ -664,11 +679,20 @@ func (b *builder) reliabilityFigure() (*figure, error) {
 	}
 	cols := min(4, len(plots))
 	rows := (len(plots) + cols - 1) / cols
-	return &figure{name: "reliability", w: vg.Length(cols) * 2.3 * vg.Inch, h: vg.Length(rows) * 2.5 * vg.Inch,
+	for i, p := range plots {
+		if i%cols != 0 {
+			p.Y.Label.Text = ""
+		}
+		if i+cols < len(plots) {
+			p.X.Label.Text = ""
+		}
+	}
+	titleH := vg.Points(30)
+	return &figure{name: "reliability", w: vg.Length(cols) * 2.2 * vg.Inch, h: vg.Length(rows) * 2.45 * vg.Inch,
 		caption: "Reliability diagrams (first seed of each variant, test set, 15 equal-width confidence bins): bars are each bin's accuracy, red the gap to its mean confidence (the ECE's terms), dotted the diagonal of perfect calibration, black dashed the bins after temperature scaling (TS).",
 		draw: func(c draw.Canvas) {
-			for i, tc := range tiles(c, len(plots), cols, vg.Points(6), vg.Points(6)) {
-				y := tc.Max.Y
+			for i, tc := range aligned(c, plots, cols, vg.Points(12), vg.Points(6), titleH) {
+				y := tc.Max.Y + titleH
 				for k, line := range titles[i] {
 					if line == "" {
 						continue
@@ -681,7 +705,6 @@ func (b *builder) reliabilityFigure() (*figure, error) {
 					tc.FillText(sty, vg.Point{X: (tc.Min.X + tc.Max.X) / 2, Y: y}, line)
 					y -= sty.Height(line) * 1.25
 				}
-				tc.Max.Y = y - vg.Points(2)
 				plots[i].Draw(tc)
 			}
 		}}, nil
@@ -813,7 +836,7 @@ func colorBar(c draw.Canvas, cm palette.ColorMap, label string) {
 	p := newPlot("", "", label)
 	p.Add(&plotter.ColorBar{ColorMap: cm, Vertical: true, Colors: 64})
 	p.HideX()
-	p.Y.Padding = 0
+	p.X.Padding, p.Y.Padding = 0, 0
 	p.Draw(c)
 }
 
@@ -861,7 +884,7 @@ func (b *builder) disagreementFigure() (*figure, error) {
 			hc.Max.X -= vg.Points(colorBarWidth)
 			hp.Draw(hc)
 			bc := c
-			bc.Min.X = c.Max.X - vg.Points(colorBarWidth-8)
+			bc.Min.X = c.Max.X - vg.Points(colorBarWidth-16)
 			bc.Max.Y -= titleHeight(hp)
 			bc.Min.Y += vg.Points(labelWidth(names, size)/2 + 10)
 			colorBar(bc, cm, "%")
@@ -987,7 +1010,7 @@ func (b *builder) ckaLayersFigure() (*figure, error) {
 			hc.Max.X -= vg.Points(colorBarWidth)
 			hp.Draw(hc)
 			bc := dc
-			bc.Min.X = dc.Max.X - vg.Points(colorBarWidth-8)
+			bc.Min.X = dc.Max.X - vg.Points(colorBarWidth-16)
 			bc.Max.Y -= titleHeight(hp)
 			bc.Min.Y += vg.Points(22)
 			colorBar(bc, cm, "CKA")
@@ -1102,7 +1125,7 @@ func (b *builder) ckaHeatmaps() (*figure, error) {
 		rotateX(p)
 		col, row := i%cols, i/cols
 		if col != 0 {
-			p.Y.Tick.Label.Color = color.Transparent
+			p.NominalY(blank(len(c.Layers))...)
 		} else {
 			p.Y.Label.Text = ref + " layer"
 			if names[i] == sameSeedLabel {
@@ -1111,7 +1134,7 @@ func (b *builder) ckaHeatmaps() (*figure, error) {
 			p.Y.Label.TextStyle.Font = face(8.5)
 		}
 		if row != rows-1 && i+cols < n {
-			p.X.Tick.Label.Color = color.Transparent
+			p.NominalX(blank(len(c.Layers))...)
 		}
 		plots = append(plots, p)
 	}
@@ -1120,11 +1143,11 @@ func (b *builder) ckaHeatmaps() (*figure, error) {
 		draw: func(dc draw.Canvas) {
 			hc := dc
 			hc.Max.X -= vg.Points(colorBarWidth)
-			for i, tc := range tiles(hc, n, cols, vg.Points(4), vg.Points(10)) {
+			for i, tc := range aligned(hc, plots, cols, vg.Points(8), vg.Points(6), 0) {
 				plots[i].Draw(tc)
 			}
 			bc := dc
-			bc.Min.X = dc.Max.X - vg.Points(colorBarWidth-8)
+			bc.Min.X = dc.Max.X - vg.Points(colorBarWidth-16)
 			bc.Max.Y -= vg.Points(30)
 			bc.Min.Y = max(bc.Min.Y, bc.Max.Y-2.5*vg.Inch)
 			colorBar(bc, cm, "CKA")
