@@ -73,6 +73,8 @@ type block struct {
 	// details, for a table, collapses it in the HTML under this summary
 	// (a figure above shows the same numbers, or it is reference material).
 	details string
+	// heading is a sub-heading within the section.
+	heading string
 	// prose marks a table of sentences, whose cells wrap; number cells do
 	// not, so that a value never breaks across lines.
 	prose bool
@@ -253,7 +255,7 @@ func (b *builder) build() {
 	}
 	sec("Summary",
 		block{text: fmt.Sprintf("%s. Each claim is decided by tests declared in advance at α = %g, paired by seed (see Findings for each rule and every test).", b.an.Description, Alpha)},
-		block{header: []string{"claim", "statement", "verdict", "key numbers (the decisive test)"}, rows: vrows, prose: true},
+		block{header: []string{"claim", "statement", "verdict", "key numbers (the rule's strongest test)"}, rows: vrows, prose: true},
 		block{figure: "r2_vs_transfer"})
 
 	setup := []block{{text: fmt.Sprintf("Mean ± standard error of the mean over seeds (n = number of seeds); p is the two-sided t-test against %s, paired by seed (the same seed gives every objective the same initialisation and data order) where two or more seeds are shared, Welch's otherwise; blank where undefined (fewer than two seeds, or no variation).", b.label(b.reference()))}}
@@ -564,11 +566,11 @@ func (b *builder) ckaBlocks(c *CKAResult) []block {
 // to the column. Printing opens every collapsed table and keeps figures and
 // tables whole on a page.
 const css = `body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;max-width:1200px;margin:0 auto;padding:0 24px 48px;color:#1a1a1a;line-height:1.45;font-size:15px}
-h1{font-size:1.7em;margin:.8em 0 .3em}h2{font-size:1.3em;border-bottom:1px solid #ddd;padding-bottom:.15em;margin-top:1.8em}
+h1{font-size:1.7em;margin:.8em 0 .3em}h3{font-size:1.08em;margin:1.6em 0 .4em}h2{font-size:1.3em;border-bottom:1px solid #ddd;padding-bottom:.15em;margin-top:1.8em}
 p{max-width:60em}
 .tbl{overflow-x:auto;margin:.8em 0 1.2em;max-width:100%}
-table{border-collapse:collapse;font-size:13.5px;font-variant-numeric:tabular-nums}
-th,td{padding:3px 9px;text-align:right;white-space:nowrap;border-bottom:1px solid #e6e6e6;vertical-align:top}
+table{border-collapse:collapse;font-size:13px;font-variant-numeric:tabular-nums}
+th,td{padding:3px 6px;text-align:right;white-space:nowrap;border-bottom:1px solid #e6e6e6;vertical-align:top}
 th{border-top:2px solid #555;border-bottom:1.5px solid #555;font-weight:600}
 tr:last-child td{border-bottom:2px solid #555}
 td:first-child,th:first-child{text-align:left}
@@ -623,6 +625,9 @@ func (b *builder) render(figs map[string]*rendered) (string, string) {
 		fmt.Fprintf(&h, "<h2 id=\"%s\">%s</h2>\n", anchor(s.title), html.EscapeString(s.title))
 		for _, bl := range s.body {
 			switch {
+			case bl.heading != "":
+				fmt.Fprintf(&md, "### %s\n\n", bl.heading)
+				fmt.Fprintf(&h, "<h3>%s</h3>\n", html.EscapeString(bl.heading))
 			case bl.figure != "":
 				r, ok := figs[bl.figure]
 				if !ok {
