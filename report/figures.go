@@ -527,11 +527,7 @@ func (b *builder) tauFigure() (*figure, error) {
 		p := newPlot(pn.label, "τ", "")
 		addGrid(p)
 		p.X.Scale = plot.LogScale{}
-		var ticks plot.ConstantTicks
-		for _, t := range taus {
-			ticks = append(ticks, plot.Tick{Value: t, Label: strconv.FormatFloat(t, 'g', -1, 64)})
-		}
-		p.X.Tick.Marker = ticks
+		p.X.Tick.Marker = tauTicks(taus)
 		var means plotter.XYs
 		var errs plotter.YErrors
 		var seeds plotter.XYs
@@ -593,6 +589,32 @@ func (b *builder) tauFigure() (*figure, error) {
 				plots[i].Draw(tc)
 			}
 		}}, nil
+}
+
+// tauTicks marks every τ of the sweep and labels as many as fit: walking
+// up from the smallest, a τ is labelled when it lies at least a fifth of
+// the (log) axis beyond the last labelled one, about a label's width in a
+// panel, and the largest always is (dropping the one before it if need be).
+func tauTicks(taus []float64) plot.ConstantTicks {
+	lo, hi := math.Log(taus[0]), math.Log(taus[len(taus)-1])
+	minGap := (hi - lo) * 0.2
+	ticks := make(plot.ConstantTicks, len(taus))
+	last := math.Inf(-1)
+	lastIdx := -1
+	for i, t := range taus {
+		ticks[i].Value = t
+		if math.Log(t)-last >= minGap {
+			ticks[i].Label = strconv.FormatFloat(t, 'g', -1, 64)
+			last, lastIdx = math.Log(t), i
+		}
+	}
+	if n := len(taus) - 1; lastIdx != n {
+		if lastIdx >= 0 && hi-last < minGap {
+			ticks[lastIdx].Label = ""
+		}
+		ticks[n].Label = strconv.FormatFloat(taus[n], 'g', -1, 64)
+	}
+	return ticks
 }
 
 // padRange widens an axis by the fraction f of its range on each side (on

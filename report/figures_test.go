@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"math"
@@ -10,6 +11,8 @@ import (
 
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/losslab/losslab/metrics"
 )
 
 // recorder is a vg.Canvas that draws nothing and records where text and
@@ -267,5 +270,80 @@ func TestRecorderFollowsTransforms(t *testing.T) {
 	}
 	if got := r.texts[1].corners[0]; math.Abs(got.x-5) > 1e-9 {
 		t.Errorf("Pop did not restore the transform: %v", got)
+	}
+}
+
+// manyVariants is a study of n variants (softmax, then a cosine-softmax τ
+// sweep), two seeds each, with every analysis, for the figures' layout
+// with many variants.
+func manyVariants(n int) *builder {
+	an := &Analyses{Study: "many", Description: "many variants", Reference: "softmax", TauKey: "tau"}
+	var rows []Row
+	bins := []metrics.ReliabilityBin{{Lo: 0.8, Hi: 0.9, Count: 10, Confidence: 0.85, Accuracy: 0.8}, {Lo: 0.9, Hi: 1, Count: 90, Confidence: 0.95, Accuracy: 0.93}}
+	for i := range n {
+		obj, hyper := "softmax", ""
+		if i > 0 {
+			obj, hyper = "cosine_softmax", fmt.Sprintf("normalize_features=1 tau=%g", 0.01*float64(i))
+		}
+		for _, seed := range []uint64{1, 2} {
+			m := Model{Unit: fmt.Sprintf("u%d-%d", i, seed), Objective: obj, Hyper: hyper, Seed: seed}
+			an.Models = append(an.Models, m)
+			an.Reliability = append(an.Reliability, Reliability{Model: m, Temperature: 1, Before: bins, After: bins})
+			x := float64(i)/float64(n) + 0.01*float64(seed)
+			for metric, v := range map[string]float64{"test_top1": 0.9 + 0.05*x, "r2": 0.5 + 0.3*x, "probe_t_top1": 0.8 - 0.1*x, "test_ece": 0.02, "test_ece_ts": 0.01} {
+				rows = append(rows, Row{Study: "many", Unit: m.Unit, Objective: obj, Hyper: hyper, Seed: seed, Metric: metric, Value: v})
+			}
+		}
+	}
+	k := len(an.Models)
+	dis := make([][]float64, k)
+	for i := range dis {
+		dis[i] = make([]float64, k)
+		for j := range dis[i] {
+			dis[i][j] = 0.01 * float64((i*7+j*3)%40)
+		}
+	}
+	an.Predictions = &Predictions{Models: an.Models, Disagreement: dis, PairEnsemble: dis}
+	an.CKA = &CKAResult{Layers: []string{"stem", "block1", "block2", "block3", "pooled", "logits"}, Examples: 10, Spatial: "pooled"}
+	for i := 2; i < k; i++ {
+		mat := make([][]float64, 6)
+		for r := range mat {
+			mat[r] = make([]float64, 6)
+			for c := range mat[r] {
+				mat[r][c] = 1 - 0.1*math.Abs(float64(r-c)) - 0.01*float64(i%10)
+			}
+		}
+		a := an.Models[i%2] // softmax at the same seed
+		if i%2 == 1 && an.Models[i].Objective == "softmax" {
+			continue
+		}
+		an.CKA.Pairs = append(an.CKA.Pairs, CKAPair{A: a, B: an.Models[i], Matrix: mat})
+	}
+	return newBuilder(rows, an)
+}
+
+// TestFiguresWithManyVariants: with 20 variants every figure keeps its
+// text inside the canvas and apart, the heat maps included.
+func TestFiguresWithManyVariants(t *testing.T) {
+	recs := drawFigures(t, manyVariants(20))
+	if len(recs) < 7 {
+		t.Fatalf("%d figures drawn; want at least 7", len(recs))
+	}
+	for name, r := range recs {
+		for _, tb := range r.texts {
+			for _, c := range tb.corners {
+				if c.x < -0.5 || c.y < -0.5 || c.x > r.w.Points()+0.5 || c.y > r.h.Points()+0.5 {
+					t.Errorf("%s: %q outside the canvas", name, tb.text)
+					break
+				}
+			}
+		}
+		for i, p := range r.texts {
+			for _, q := range r.texts[i+1:] {
+				if overlap(p.corners, q.corners, 0.5) {
+					t.Errorf("%s: %q and %q overlap", name, p.text, q.text)
+				}
+			}
+		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // Generate reads DIR/results.csv and DIR/analyses.json and writes
-// DIR/report.md, DIR/report.html (figures embedded as base64 PNG) and the
+// DIR/report.md, DIR/report.html (figures embedded as SVG data URIs) and the
 // figures as PNG and SVG under DIR/figures.
 func Generate(dir string) error {
 	rows, err := ReadResults(filepath.Join(dir, ResultsFile))
