@@ -73,6 +73,9 @@ type block struct {
 	// details, for a table, collapses it in the HTML under this summary
 	// (a figure above shows the same numbers, or it is reference material).
 	details string
+	// printOpen opens the collapsed table in print; the others repeat a
+	// figure's numbers, and a printed page cannot scroll a wide matrix.
+	printOpen bool
 	// heading is a sub-heading within the section.
 	heading string
 	// prose marks a table of sentences, whose cells wrap; number cells do
@@ -269,8 +272,10 @@ func (b *builder) build() {
 
 	sec("Accuracy and calibration",
 		block{text: "Top-1/top-5 test accuracy (%). ECE: 15 equal-width bins over top-label confidence, bin b = (b/15, (b+1)/15] with confidence 0 in bin 0, |accuracy − confidence| weighted by bin count, in %. NLL in nats. TS: after temperature scaling with one T fitted by minimising NLL on the held-out validation split (never test)."},
+		// Two tables, not one of eleven columns, so that each fits a page
+		// in print as on screen.
+		b.metricTable([]column{{"top-1 (%)", "test_top1", 100, 2, true}, {"top-5 (%)", "test_top5", 100, 2, false}}),
 		b.metricTable([]column{
-			{"top-1 (%)", "test_top1", 100, 2, true}, {"top-5 (%)", "test_top5", 100, 2, false},
 			{"ECE (%)", "test_ece", 100, 2, true}, {"ECE TS (%)", "test_ece_ts", 100, 2, false},
 			{"NLL", "test_nll", 1, 4, false}, {"NLL TS", "test_nll_ts", 1, 4, false}, {"T", "temperature", 1, 3, false},
 		}),
@@ -285,7 +290,6 @@ func (b *builder) build() {
 		b.metricTable([]column{{"R²", "r2", 1, 4, true}, {"non-zero penultimate (%)", "active_fraction_penultimate", 100, 2, true}}),
 		block{figure: "r2_vs_accuracy"})
 	if len(b.targets) > 0 || len(b.ftTargets) > 0 {
-		var cols []column
 		all := slices.Clone(b.targets)
 		for _, t := range b.ftTargets {
 			if !slices.Contains(all, t) {
@@ -293,7 +297,11 @@ func (b *builder) build() {
 			}
 		}
 		slices.Sort(all)
+		// One table per target: with two targets one table would be
+		// eleven columns wide.
+		var tables []block
 		for _, t := range all {
+			var cols []column
 			if b.has("probe_" + t + "_top1") {
 				cols = append(cols, column{"linear probe " + t + " (%)", "probe_" + t + "_top1", 100, 2, true})
 			}
@@ -303,6 +311,7 @@ func (b *builder) build() {
 			if b.has("finetune_" + t + "_top1") {
 				cols = append(cols, column{"fine-tuning " + t + " (%)", "finetune_" + t + "_top1", 100, 2, true})
 			}
+			tables = append(tables, b.metricTable(cols))
 		}
 		text := "Frozen penultimate features of the pretrained networks. Linear probe: L2-regularised multinomial logistic regression (L-BFGS), λ chosen on a validation split of the target's training subset from a log-spaced grid then refined, refit on train+validation; test top-1 (%). kNN: cosine k = 10."
 		if len(b.ftTargets) > 0 {
@@ -310,7 +319,8 @@ func (b *builder) build() {
 		} else {
 			text += " Fine-tuning transfer is not run by this study."
 		}
-		sec("Transfer", block{text: text}, b.metricTable(cols), block{text: "Transfer against class separation is the Summary's figure."}, block{figure: "tau_sweep"})
+		blocks := append([]block{{text: text}}, tables...)
+		sec("Transfer", append(blocks, block{text: "Transfer against class separation is the Summary's figure."}, block{figure: "tau_sweep"})...)
 	}
 	if p := b.an.Predictions; p != nil {
 		sec("Predictions", b.predictionBlocks(p)...)
@@ -372,7 +382,7 @@ func (b *builder) variantTable() block {
 		}
 		rows = append(rows, []string{b.label(v), b.objectiveOf(v), h, strings.Join(ss, ", ")})
 	}
-	return block{header: []string{"variant", "objective", "hyperparameters (resolved)", "seeds"}, rows: rows, details: "Variants and their full configuration"}
+	return block{header: []string{"variant", "objective", "hyperparameters (resolved)", "seeds"}, rows: rows, details: "Variants and their full configuration", printOpen: true}
 }
 
 // variantMatrix averages a model × model matrix over the models of each
@@ -581,7 +591,7 @@ figure{margin:1.2em 0 1.6em;text-align:center}figure img{max-width:100%;height:a
 figcaption{font-size:13.5px;color:#444;text-align:left;max-width:60em;margin:.5em auto 0}
 details{margin:.5em 0 1em}summary{cursor:pointer;color:#1f5fa8}
 nav{font-size:14px;margin:.3em 0 1em;color:#555}nav a{color:#1f5fa8;text-decoration:none;margin-right:.9em}
-@media print{body{max-width:none;font-size:11pt}figure,table,.tbl{page-break-inside:avoid}.tbl{overflow:visible}summary{display:none}nav{display:none}h2{page-break-after:avoid}}`
+@media print{body{max-width:none;font-size:10.5pt;padding:0}table{font-size:8.5pt}th,td{padding:1px 4px}figure,table,.tbl{page-break-inside:avoid}.tbl{overflow:visible}summary{display:none}nav{display:none}h2{page-break-after:avoid}}`
 
 // figureTag is the HTML of one figure: its SVG inline as a data URI (crisp
 // at any zoom and in print, and the file stays self-contained) at its
@@ -613,7 +623,7 @@ func (b *builder) render(figs map[string]*rendered) (string, string) {
 	var md, h strings.Builder
 	title := "Study " + b.an.Study
 	h.WriteString("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>" + html.EscapeString(title) + "</title>\n<style>" + css + "</style>\n" +
-		"<script>addEventListener('beforeprint',()=>document.querySelectorAll('details').forEach(d=>d.open=true))</script></head><body>\n")
+		"<script>addEventListener('beforeprint',()=>document.querySelectorAll('details.print').forEach(d=>d.open=true))</script></head><body>\n")
 	fmt.Fprintf(&md, "# %s\n\n", title)
 	fmt.Fprintf(&h, "<h1>%s</h1>\n<nav>", html.EscapeString(title))
 	for _, s := range b.sections {
@@ -638,7 +648,11 @@ func (b *builder) render(figs map[string]*rendered) (string, string) {
 			case bl.header != nil:
 				if bl.details != "" {
 					fmt.Fprintf(&md, "%s:\n\n", bl.details)
-					fmt.Fprintf(&h, "<details><summary>%s</summary>\n", html.EscapeString(bl.details))
+					class := ""
+					if bl.printOpen {
+						class = " class=\"print\""
+					}
+					fmt.Fprintf(&h, "<details%s><summary>%s</summary>\n", class, html.EscapeString(bl.details))
 				}
 				md.WriteString("| " + strings.Join(bl.header, " | ") + " |\n|" + strings.Repeat("---|", len(bl.header)) + "\n")
 				class := ""

@@ -146,7 +146,7 @@ func TestGenerateHasEveryTableAndFigure(t *testing.T) {
 	if !strings.Contains(string(md), "| cosine τ=0.03 | cosine_softmax | tau=0.03 | 1, 2 |") {
 		t.Error("report.md lacks cosine τ=0.03's full configuration")
 	}
-	if !strings.Contains(string(htm), "<details><summary>Variants and their full configuration</summary>") {
+	if !strings.Contains(string(htm), "<summary>Variants and their full configuration</summary>") {
 		t.Error("report.html does not collapse the variants' configurations under <details>")
 	}
 	for c := 1; c <= 5; c++ {
