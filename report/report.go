@@ -597,8 +597,9 @@ nav{font-size:14px;margin:.3em 0 1em;color:#555}nav a{color:#1f5fa8;text-decorat
 // at any zoom and in print, and the file stays self-contained) at its
 // natural size, with its caption.
 func figureTag(name string, r *rendered) string {
+	alt, _, _ := strings.Cut(r.caption, ". ")
 	return fmt.Sprintf("<figure id=\"fig-%s\"><img alt=\"%s\" width=\"%.0f\" src=\"data:image/svg+xml;base64,%s\"><figcaption>%s</figcaption></figure>\n",
-		name, html.EscapeString(name), figureScale*r.w.Dots(96), base64.StdEncoding.EncodeToString(r.svg), html.EscapeString(r.caption))
+		name, html.EscapeString(alt), figureScale*r.w.Dots(96), base64.StdEncoding.EncodeToString(r.svg), html.EscapeString(r.caption))
 }
 
 // figureScale enlarges figures on screen: drawn with a paper's 9–11 pt

@@ -122,7 +122,7 @@ func TestGenerateHasEveryTableAndFigure(t *testing.T) {
 			}
 		}
 		// "PHN2Zy" and "PD94bW" are "<svg" and "<?xml" in base64.
-		if i := strings.Index(string(htm), `alt="`+fig+`"`); i < 0 || !strings.Contains(string(htm[i:min(len(htm), i+200)]), `src="data:image/svg+xml;base64,PD94bW`) {
+		if i := strings.Index(string(htm), `<figure id="fig-`+fig+`">`); i < 0 || !strings.Contains(string(htm[i:min(len(htm), i+600)]), `src="data:image/svg+xml;base64,PD94bW`) {
 			t.Errorf("report.html does not embed %s as an SVG", fig)
 		}
 		if !strings.Contains(string(md), "figures/"+fig+".png") {
