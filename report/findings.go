@@ -1294,7 +1294,7 @@ func (b *builder) findings(fs []Finding) []block {
 	bl := []block{{text: fmt.Sprintf("Each claim of the paper (docs/definitions.md in the losslab repository, \"The claims the study tests\") is decided by tests declared before looking at the numbers, at α = %g (docs/definitions.md, \"Verdict rules\"): supported, contradicted, or not resolved (the tests cannot decide at this study's power: too few seeds or objectives, or too small an effect). Runs of the same seed share initialisation and data order, so comparisons between variants are paired by seed. Tests across objectives use one variant per objective (the registry-default hyperparameters of a swept objective). p: two-sided; p (corr.): after the correction the rule names. The verdicts are summarised at the top of the report.", Alpha)}}
 	for _, f := range fs {
 		bl = append(bl, block{heading: fmt.Sprintf("Claim %d — %s: %s", f.Claim, f.Title, f.Verdict)},
-			block{text: b.relabel(strings.ToUpper(f.Verdict[:1]) + f.Verdict[1:] + ". " + f.Detail)})
+			block{text: b.relabel(f.Detail)})
 		if f.Rule != "" {
 			bl = append(bl, block{text: "Rule: " + f.Rule})
 		}
