@@ -1290,80 +1290,20 @@ func (b *builder) firstTarget() string {
 	return b.targets[0]
 }
 
-// tauSweep returns the cosine-softmax variants' τ with their mean R²,
-// top-1 and first-target probe accuracy, sorted by τ (for the figure).
-func (b *builder) tauSweep() (taus, r2, acc, transfer []float64) {
-	key := b.an.TauKey
-	if key == "" {
-		key = "tau"
-	}
-	type pt struct{ tau, r2, acc, tr float64 }
-	var pts []pt
-	for _, v := range b.variants {
-		r, ok := b.objOf[v]
-		if !ok || r.Objective != "cosine_softmax" {
-			continue
-		}
-		if _, in := SplitInput(r.Hyper); in != "" {
-			continue
-		}
-		tau := math.NaN()
-		for _, kv := range strings.Fields(r.Hyper) {
-			if k, val, ok := strings.Cut(kv, "="); ok && k == key {
-				tau, _ = strconv.ParseFloat(val, 64)
-			}
-		}
-		if math.IsNaN(tau) {
-			continue
-		}
-		p := pt{tau, b.mean(v, "r2"), b.mean(v, "test_top1"), math.NaN()}
-		if t := b.firstTarget(); t != "" {
-			p.tr = b.mean(v, "probe_"+t+"_top1")
-		}
-		pts = append(pts, p)
-	}
-	slices.SortStableFunc(pts, func(p, q pt) int {
-		switch {
-		case p.tau < q.tau:
-			return -1
-		case p.tau > q.tau:
-			return 1
-		}
-		return 0
-	})
-	for _, p := range pts {
-		taus = append(taus, p.tau)
-		r2 = append(r2, p.r2)
-		acc = append(acc, p.acc)
-		if !math.IsNaN(p.tr) {
-			transfer = append(transfer, p.tr)
-		}
-	}
-	if len(transfer) != len(taus) {
-		transfer = nil
-	}
-	return taus, r2, acc, transfer
-}
-
-func (b *builder) findings() []block {
-	bl := []block{{text: fmt.Sprintf("Each claim of the paper (docs/definitions.md in the losslab repository, \"The claims the study tests\") is decided by tests declared before looking at the numbers, at α = %g (docs/definitions.md, \"Verdict rules\"): supported, contradicted, or not resolved (the tests cannot decide at this study's power: too few seeds or objectives, or too small an effect). Runs of the same seed share initialisation and data order, so comparisons between variants are paired by seed. Tests across objectives use one variant per objective (the registry-default hyperparameters of a swept objective). p: two-sided; p (corr.): after the correction the rule names.", Alpha)}}
-	fs := b.Findings()
-	var rows [][]string
+func (b *builder) findings(fs []Finding) []block {
+	bl := []block{{text: fmt.Sprintf("Each claim of the paper (docs/definitions.md in the losslab repository, \"The claims the study tests\") is decided by tests declared before looking at the numbers, at α = %g (docs/definitions.md, \"Verdict rules\"): supported, contradicted, or not resolved (the tests cannot decide at this study's power: too few seeds or objectives, or too small an effect). Runs of the same seed share initialisation and data order, so comparisons between variants are paired by seed. Tests across objectives use one variant per objective (the registry-default hyperparameters of a swept objective). p: two-sided; p (corr.): after the correction the rule names. The verdicts are summarised at the top of the report.", Alpha)}}
 	for _, f := range fs {
-		rows = append(rows, []string{strconv.Itoa(f.Claim), f.Title, f.Verdict})
-	}
-	bl = append(bl, block{header: []string{"claim", "statement", "verdict"}, rows: rows})
-	for _, f := range fs {
-		bl = append(bl, block{text: fmt.Sprintf("Claim %d — %s: %s. %s", f.Claim, f.Title, strings.ToUpper(f.Verdict[:1])+f.Verdict[1:], f.Detail)})
+		bl = append(bl, block{heading: fmt.Sprintf("Claim %d — %s: %s", f.Claim, f.Title, f.Verdict)},
+			block{text: b.relabel(f.Detail)})
 		if f.Rule != "" {
 			bl = append(bl, block{text: "Rule: " + f.Rule})
 		}
 		if len(f.Tests) > 0 {
 			var tr [][]string
 			for _, t := range f.Tests {
-				tr = append(tr, []string{t.Test, t.Estimate, strconv.Itoa(t.N), t.Stat, fp(t.P), fp(t.PAdj), t.Reading})
+				tr = append(tr, []string{b.relabel(t.Test), t.Estimate, strconv.Itoa(t.N), t.Stat, fp(t.P), fp(t.PAdj), t.Reading})
 			}
-			bl = append(bl, block{header: []string{"test", "estimate", "n", "statistic", "p", "p (corr.)", "reading"}, rows: tr})
+			bl = append(bl, block{header: []string{"test", "estimate", "n", "statistic", "p", "p (corr.)", "reading"}, rows: tr, prose: true})
 		}
 	}
 	return bl

@@ -114,19 +114,40 @@ func TestGenerateHasEveryTableAndFigure(t *testing.T) {
 	if !strings.Contains(string(md), "| softmax | 2 | 90.75 ± 0.25 |") {
 		t.Errorf("report.md lacks softmax's top-1 row 90.75 ± 0.25:\n%s", md)
 	}
-	for _, fig := range []string{"cka_curve", "cka_heatmaps", "r2_vs_accuracy", "r2_vs_transfer", "reliability", "tau_sweep"} {
+	for _, fig := range []string{"cka_curve", "cka_layers", "cka_heatmaps", "r2_vs_accuracy", "r2_vs_transfer", "reliability", "tau_sweep", "disagreement"} {
 		for _, ext := range []string{".png", ".svg"} {
 			fi, err := os.Stat(filepath.Join(dir, FiguresDir, fig+ext))
 			if err != nil || fi.Size() < 500 {
 				t.Errorf("figure %s%s: %v", fig, ext, err)
 			}
 		}
-		if !strings.Contains(string(htm), `alt="`+fig+`" src="data:image/png;base64,iVBOR`) {
-			t.Errorf("report.html does not embed %s as a PNG", fig)
+		// "PHN2Zy" and "PD94bW" are "<svg" and "<?xml" in base64.
+		if i := strings.Index(string(htm), `<figure id="fig-`+fig+`">`); i < 0 || !strings.Contains(string(htm[i:min(len(htm), i+600)]), `src="data:image/svg+xml;base64,PD94bW`) {
+			t.Errorf("report.html does not embed %s as an SVG", fig)
 		}
 		if !strings.Contains(string(md), "figures/"+fig+".png") {
 			t.Errorf("report.md does not link %s", fig)
 		}
+	}
+	// The summary (verdicts first) opens the report, before the setup and
+	// every table.
+	sum, setup, acc := strings.Index(string(md), "## Summary"), strings.Index(string(md), "## Setup"), strings.Index(string(md), "## Accuracy and calibration")
+	if sum < 0 || !(sum < setup && setup < acc) {
+		t.Errorf("sections at %d (Summary), %d (Setup), %d (Accuracy); want the summary first", sum, setup, acc)
+	}
+	if i := strings.Index(string(md), "| claim | statement | verdict |"); i < sum || i > setup {
+		t.Error("the verdict table is not in the summary")
+	}
+	// Tables and figures name variants by their short labels; the full
+	// configuration stays in the variants table.
+	if !strings.Contains(string(md), "| cosine τ=0.03 | 2 |") || strings.Contains(string(md), "| cosine_softmax (tau=0.03) | 2 |") {
+		t.Error("report.md's tables do not use the short label cosine τ=0.03")
+	}
+	if !strings.Contains(string(md), "| cosine τ=0.03 | cosine_softmax | tau=0.03 | 1, 2 |") {
+		t.Error("report.md lacks cosine τ=0.03's full configuration")
+	}
+	if !strings.Contains(string(htm), "<summary>Variants and their full configuration</summary>") {
+		t.Error("report.html does not collapse the variants' configurations under <details>")
 	}
 	for c := 1; c <= 5; c++ {
 		if !strings.Contains(string(md), "Claim "+string(rune('0'+c))+" —") {
