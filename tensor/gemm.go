@@ -155,7 +155,7 @@ type gemmJob struct {
 	kcStep    int      // depth of the k blocks (all but the last of a run)
 	kBlocks   int      // number of k blocks
 	kbPerSeg  int      // k blocks per run of a segmented k, else 0
-	workers   int // goroutines claiming tasks
+	workers   int      // goroutines claiming tasks
 	chunks    int
 	splitRows bool
 	tiles     int // tiles along the split dimension
