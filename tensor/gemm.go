@@ -24,8 +24,21 @@ import (
 // assembly micro-kernel computes each MR×NR tile of C over KC; edge tiles go
 // through a small temporary tile.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	Workers(Threads()).Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Workers is the number of threads a product may use. Gemm and
+// GemmSegmented use Threads(); Workers(1).Gemm runs on the calling goroutine
+// alone, for callers that already keep every thread busy with products of
+// their own (a convolution's per-thread groups of examples), where cutting
+// each product up again would only add hand-offs between threads. The
+// result does not depend on it.
+type Workers int
+
+// Gemm is Gemm on at most w threads.
+func (w Workers) Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemmArgs(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc)
-	gemm(transA, transB, m, n, k, alpha, a, lda, segments{}, b, ldb, beta, c, ldc)
+	gemm(int(w), transA, transB, m, n, k, alpha, a, lda, segments{}, b, ldb, beta, c, ldc)
 }
 
 // GemmSegmented is Gemm (alpha = 1, op(B) = B) for an A read in place from
@@ -46,6 +59,11 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 // Gemm's, but may differ in rounding from Gemm on the copied-out matrix (the
 // k dimension is summed in blocks that do not cross a run).
 func GemmSegmented(transA bool, m, n, k int, a []float32, lda, segLen, segStride int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	Workers(Threads()).GemmSegmented(transA, m, n, k, a, lda, segLen, segStride, b, ldb, beta, c, ldc)
+}
+
+// GemmSegmented is GemmSegmented on at most w threads.
+func (w Workers) GemmSegmented(transA bool, m, n, k int, a []float32, lda, segLen, segStride int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	segDim := k
 	if transA {
 		segDim = m
@@ -71,7 +89,7 @@ func GemmSegmented(transA bool, m, n, k int, a []float32, lda, segLen, segStride
 		}
 		checkMatrix("B", k, n, b, ldb)
 	}
-	gemm(transA, false, m, n, k, 1, a, lda, segments{segLen, segStride}, b, ldb, beta, c, ldc)
+	gemm(int(w), transA, false, m, n, k, 1, a, lda, segments{segLen, segStride}, b, ldb, beta, c, ldc)
 }
 
 // segments describes a segmented dimension of A (GemmSegmented); the zero
@@ -87,7 +105,7 @@ func (s segments) off(i int) int {
 	return i/s.len*s.stride + i%s.len
 }
 
-func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, seg segments, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func gemm(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, seg segments, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -102,7 +120,7 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	job.alpha, job.beta = alpha, beta
 	job.a, job.lda, job.b, job.ldb, job.c, job.ldc = a, lda, b, ldb, c, ldc
 	job.seg = seg
-	job.plan(Threads())
+	job.plan(threads)
 	job.run()
 	job.release()
 	gemmJobs.Put(job)
