@@ -4,7 +4,7 @@
 # controllers, so the test plays the Job controller itself. Prints
 # "export ..." lines for the caller to eval: LOSSLAB_TEST_KUBECONFIG (a
 # kubeconfig with the server, its CA and a static token) and
-# LOSSLAB_TEST_KUBE_PIDS (etcd's and the server's process ids, to stop
+# LOSSLAB_TEST_KUBE_PIDS (the server's and etcd's process ids, to kill
 # them). etcd comes from Debian's etcd-server package, unpacked into the
 # cache folder rather than installed; kube-apiserver is built by
 # kube-apiserver-build.sh, once per machine.
