@@ -11,6 +11,7 @@ import (
 
 	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/data/corrupt"
+	"github.com/losslab/losslab/internal/folderlock"
 	"github.com/losslab/losslab/internal/jsonfile"
 	"github.com/losslab/losslab/metrics"
 	"github.com/losslab/losslab/nn"
@@ -73,9 +74,22 @@ func (s Store) Marker(id string) (*Marker, error) {
 	return &m, nil
 }
 
+// Waiter is a train.Progress that is also told when RunUnit waits for a
+// unit that another process is running.
+type Waiter interface {
+	Waiting(msg string)
+}
+
 // RunUnit runs u unless it is finished, then writes its marker. Its
 // dependencies must be finished. A unit interrupted midway leaves no
 // marker and is redone (training resumes from its checkpoint).
+//
+// The unit's folder is locked while it runs (package folderlock). A unit
+// that another live process is running (a requeued Slurm task or a
+// replacement pod whose first attempt still runs, or another study sharing
+// the store) is waited for, not run a second time beside it, nor failed:
+// once that process lets go, the unit is done if it finished it, and run
+// here (resuming) if it did not. A progress that is a Waiter is told.
 func (s Store) RunUnit(ctx context.Context, p *Plan, u *Unit, progress train.Progress) error {
 	if s.Done(u.ID) {
 		return nil
@@ -89,12 +103,23 @@ func (s Store) RunUnit(ctx context.Context, p *Plan, u *Unit, progress train.Pro
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	release, err := folderlock.Wait(ctx, dir, func(b *folderlock.BusyError) {
+		if w, ok := progress.(Waiter); ok {
+			w.Waiting(fmt.Sprintf("unit %s is being run by %s: waiting for it", u.ID, b.Holder))
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("unit %s: %w", u.ID, err)
+	}
+	defer release()
+	if s.Done(u.ID) {
+		return nil // finished by the process waited for
+	}
 	if err := jsonfile.Write(filepath.Join(dir, "unit.json"), u); err != nil {
 		return err
 	}
 	start := time.Now()
 	var ms []Metric
-	var err error
 	switch u.Kind {
 	case KindTrain:
 		ms, err = s.runTrain(ctx, u, progress)
