@@ -175,7 +175,7 @@ func (c Conversion) Resizes() bool { return c.From[0] != c.To[0] || c.From[1] !=
 func (c Conversion) String() string {
 	var parts []string
 	if c.Resizes() {
-		parts = append(parts, fmt.Sprintf("resized from %d×%d to %d×%d with bicubic interpolation (Keys a = −0.5, antialiased when downsampling, pixel centres aligned: PIL's BICUBIC)",
+		parts = append(parts, fmt.Sprintf("resized from %d×%d to %d×%d with bicubic interpolation (Keys a = −0.5, antialiased when downsampling, half-pixel centres: PIL's BICUBIC)",
 			c.From[0], c.From[1], c.To[0], c.To[1]))
 	}
 	switch {
