@@ -61,6 +61,11 @@ type Unit struct {
 // kind's computation or outputs change, so that stale results are not
 // reused; a kind not listed is at version 1. Versions are per kind, so a
 // new analysis does not retrain the models it reads.
+//
+// Converting transfer targets of another shape (data.Convert) bumped
+// nothing: a target that already had the models' shape is read as before,
+// and one that did not was refused, so no earlier result changes meaning.
+// A change to data.Convert must bump transfer, finetune and finetune-lr.
 var unitVersions = map[string]int{
 	KindEvaluate: 2, // + r2_train
 	KindTransfer: 2, // + the raw-feature probe
