@@ -208,3 +208,51 @@ func TestModelInput(t *testing.T) {
 		}
 	}
 }
+
+// TestGreyTargetOfRGBModel transfers a model pretrained on 32×32 RGB
+// images to an 8×8 grey target: resized and replicated into R, G and B,
+// for the probe and for fine-tuning alike.
+func TestGreyTargetOfRGBModel(t *testing.T) {
+	datasets := resizeDatasets(t)
+	s := tinySpec()
+	s.Name = "rgbmodel"
+	s.Dataset, s.Holdout = "rgb32", 20
+	s.Objectives = []ObjectiveSpec{{Name: "softmax"}}
+	s.Seeds = []uint64{5}
+	s.Transfer = []string{"digits8"}
+	s.TransferTrain, s.TransferTest = 60, 30
+	s.Corruptions = nil
+	s.Analyses = []string{"probe", "finetune"}
+	dir := t.TempDir()
+	p, err := Run(context.Background(), s, Options{Dir: dir, Datasets: datasets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := readResults(t, dir)
+	for _, m := range []string{"probe_digits8_top1", "finetune_digits8_top1"} {
+		if !strings.Contains(res, ","+m+",") {
+			t.Errorf("results.csv lacks %s", m)
+		}
+	}
+	st := Store{Dir: filepath.Join(dir, "units"), Datasets: datasets}
+	for _, u := range p.Units {
+		if u.Kind != KindFinetune {
+			continue
+		}
+		var cfg train.Config
+		if err := jsonfile.Read(filepath.Join(st.trainDir(u.ID), train.ConfigFile), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Dataset != "digits8@32x32x3" {
+			t.Errorf("fine-tuned on %s; want digits8@32x32x3", cfg.Dataset)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(dir, report.MarkdownFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Target digits8 has 8×8×1 images: resized from 8×8 to 32×32 with bicubic interpolation (Keys a = −0.5, antialiased when downsampling, half-pixel centres: PIL's BICUBIC), grey → RGB by replication, to the pretrained models' input 32×32×3."
+	if !strings.Contains(string(md), want) {
+		t.Errorf("report.md lacks %q", want)
+	}
+}

@@ -367,21 +367,10 @@ func modelInput(target string, have, want []int) (string, error) {
 // whose target needed no conversion has none.
 const targetInputFile = "target_input.json"
 
-// writeTargetInput writes u's targetInputFile when it read its target u.Target
-// as dataset name, converted.
-func (s Store) writeTargetInput(u *Unit, name string) error {
-	if name == u.Target {
-		return nil
-	}
-	from, _, err := s.Datasets.Load(u.Target)
-	if err != nil {
-		return err
-	}
-	to, _, err := s.Datasets.Load(name)
-	if err != nil {
-		return err
-	}
-	c, err := data.NewConversion(from.ExampleShape(), to.ExampleShape())
+// writeTargetInput writes u's targetInputFile: its target's examples of
+// shape from were converted to shape to.
+func (s Store) writeTargetInput(u *Unit, from, to []int) error {
+	c, err := data.NewConversion(from, to)
 	if err != nil {
 		return err
 	}
@@ -394,7 +383,7 @@ func (s Store) runTransfer(p *Plan, u *Unit) ([]Metric, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, _, err := s.Datasets.Load(u.Target)
+	tr, te, err := s.Datasets.Load(u.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -402,14 +391,22 @@ func (s Store) runTransfer(p *Plan, u *Unit) ([]Metric, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, te, err := s.Datasets.Load(name)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.writeTargetInput(u, name); err != nil {
-		return nil, err
-	}
 	tr, te = tr.Head(u.TrainN), te.Head(u.TestN)
+	if name != u.Target {
+		// Only the probed examples are converted (as the resolver would
+		// convert name, image by image): a whole split at the model's
+		// size can be many times the target's.
+		from := tr.ExampleShape()
+		if tr, err = data.Convert(tr, m.InputShape, name); err != nil {
+			return nil, err
+		}
+		if te, err = data.Convert(te, m.InputShape, name); err != nil {
+			return nil, err
+		}
+		if err := s.writeTargetInput(u, from, m.InputShape); err != nil {
+			return nil, err
+		}
+	}
 	cfg.EvalCrop = 0 // transfer images are used whole
 	ftr, err := train.Penultimate(m, cfg, tr)
 	if err != nil {
@@ -460,8 +457,18 @@ func (s Store) runFinetune(ctx context.Context, u *Unit, progress train.Progress
 	if err != nil {
 		return nil, err
 	}
-	if err := s.writeTargetInput(u, cfg.Dataset); err != nil {
-		return nil, err
+	if cfg.Dataset != u.Target { // the planner chose a conversion (finetuneInput)
+		from, _, err := s.Datasets.Load(u.Target)
+		if err != nil {
+			return nil, err
+		}
+		to, _, err := s.Datasets.Load(cfg.Dataset)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.writeTargetInput(u, from.ExampleShape(), to.ExampleShape()); err != nil {
+			return nil, err
+		}
 	}
 	return []Metric{{"finetune_" + u.Target + "_top1", res.TestAccuracy}, {"finetune_" + u.Target + "_lr", cfg.LR}}, nil
 }
