@@ -429,8 +429,9 @@ func variantLess(a, b variant) bool {
 }
 
 // finetuneConfig is the recipe of fine-tuning a model pretrained with seed
-// on target (the dataset name, converted to the models' input shape): the study's optimiser settings, softmax cross-entropy whatever
-// the pretraining objective (as Kornblith et al. 2021 fine-tune), the
+// on target (the name of its dataset at the models' input shape,
+// finetuneInput): the study's optimiser settings, softmax cross-entropy
+// whatever the pretraining objective (as Kornblith et al. 2021 fine-tune), the
 // spec's finetune_epochs (raised until trainN examples give at least
 // finetune_min_steps steps) and finetune_lr with cosine decay and no warmup,
 // on the transfer subsets the probes use (transfer_train, transfer_test),
