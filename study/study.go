@@ -21,8 +21,10 @@ package study
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -295,6 +297,15 @@ func Gather(p *Plan, o Options) error {
 				return err
 			}
 			an.CKA = &c
+		case KindTransfer, KindFinetune:
+			var in report.TargetInput
+			switch err := jsonfile.Read(filepath.Join(dir, targetInputFile), &in); {
+			case errors.Is(err, fs.ErrNotExist): // the target needed no conversion
+			case err != nil:
+				return err
+			case !slices.ContainsFunc(an.TargetInputs, func(t report.TargetInput) bool { return t.Target == in.Target }):
+				an.TargetInputs = append(an.TargetInputs, in)
+			}
 		case KindPredictions:
 			var pr report.Predictions
 			if err := jsonfile.Read(filepath.Join(dir, "predictions.json"), &pr); err != nil {
