@@ -14,7 +14,7 @@ import (
 // layers' own, and every parallel loop a runner that outlives the call.
 func TestTrainingStepAllocs(t *testing.T) {
 	if raceEnabled {
-		t.Skip("the race detector makes sync.Pool (tensor.Gemm's packing buffers) drop items")
+		t.Skip("the race detector makes sync.Pool drop items and instruments allocations")
 	}
 	models := []struct {
 		name  string

@@ -113,7 +113,7 @@ func gemm(threads int, transA, transB bool, m, n, k int, alpha float32, a []floa
 		scaleMatrix(m, n, beta, c, ldc)
 		return
 	}
-	job := gemmJobs.Get().(*gemmJob)
+	job := getGemmJob()
 	job.kern = activeKernel.Load().forWidth(n)
 	job.transA, job.transB = transA, transB
 	job.m, job.n, job.k = m, n, k
@@ -123,7 +123,7 @@ func gemm(threads int, transA, transB bool, m, n, k int, alpha float32, a []floa
 	job.plan(threads)
 	job.run()
 	job.release()
-	gemmJobs.Put(job)
+	putGemmJob(job)
 }
 
 // GemmFlops is the floating-point operation count of an m×n×k product
@@ -196,7 +196,32 @@ type gemmJob struct {
 	next    atomic.Int64 // next task to claim
 }
 
-var gemmJobs = sync.Pool{New: func() any { return new(gemmJob) }}
+// gemmJobFree is a free list of jobs. Like packBufferFree it is not a
+// sync.Pool, which empties on garbage collection: a training step would then
+// allocate its jobs again after every collection.
+var gemmJobFree struct {
+	sync.Mutex
+	list []*gemmJob
+}
+
+func getGemmJob() *gemmJob {
+	f := &gemmJobFree
+	f.Lock()
+	defer f.Unlock()
+	if n := len(f.list); n > 0 {
+		g := f.list[n-1]
+		f.list[n-1] = nil
+		f.list = f.list[:n-1]
+		return g
+	}
+	return new(gemmJob)
+}
+
+func putGemmJob(g *gemmJob) {
+	gemmJobFree.Lock()
+	gemmJobFree.list = append(gemmJobFree.list, g)
+	gemmJobFree.Unlock()
+}
 
 // plan chooses how the product is cut. Splitting rows makes every chunk
 // need all of op(B) (packed once and shared when it fits sharedBMaxFloats)
@@ -572,15 +597,27 @@ type packedB struct {
 	class int // capacity is 1<<class floats
 }
 
-// packedBPools hold packed-B buffers by size class (capacity 2^class), so
-// that a request is never handed a buffer too small for it: with one pool
+// packedBFree holds packed-B buffers by size class (capacity 2^class), so
+// that a request is never handed a buffer too small for it: with one list
 // for all sizes, the GEMMs of a training step, whose B panels differ in
-// size, kept trading buffers and reallocating them.
-var packedBPools [48]sync.Pool
+// size, kept trading buffers and reallocating them. Free lists rather than
+// sync.Pools, which empty on garbage collection (see packBufferFree).
+var packedBFree struct {
+	sync.Mutex
+	lists [48][]*packedB
+}
 
 func getPackedB(n int) *packedB {
 	class := bits.Len(uint(max(n, 1) - 1))
-	p, _ := packedBPools[class].Get().(*packedB)
+	f := &packedBFree
+	f.Lock()
+	var p *packedB
+	if l := f.lists[class]; len(l) > 0 {
+		p = l[len(l)-1]
+		l[len(l)-1] = nil
+		f.lists[class] = l[:len(l)-1]
+	}
+	f.Unlock()
 	if p == nil {
 		p = &packedB{data: alignedFloats(1 << class), class: class}
 	}
@@ -588,7 +625,11 @@ func getPackedB(n int) *packedB {
 	return p
 }
 
-func putPackedB(p *packedB) { packedBPools[p.class].Put(p) }
+func putPackedB(p *packedB) {
+	packedBFree.Lock()
+	packedBFree.lists[p.class] = append(packedBFree.lists[p.class], p)
+	packedBFree.Unlock()
+}
 
 // packBuffers are one thread's packing areas, reused across calls.
 type packBuffers struct {
