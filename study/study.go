@@ -257,6 +257,9 @@ func Gather(p *Plan, o Options) error {
 	if base.TestLimit > 0 {
 		an.Description += fmt.Sprintf(", first %d test examples", base.TestLimit)
 	}
+	if p.Spec.Models != "" {
+		an.Description = exportDescription(p)
+	}
 	missing := 0
 	for _, u := range p.Units {
 		m, err := st.Marker(u.ID)
@@ -264,7 +267,7 @@ func Gather(p *Plan, o Options) error {
 			missing++
 			continue
 		}
-		if u.Kind == KindTrain {
+		if u.Kind == KindTrain || u.Kind == KindExport {
 			an.Models = append(an.Models, report.Model{Unit: u.ID, Objective: u.Objective, Hyper: u.Hyper, Seed: u.Seed})
 		}
 		for _, mt := range m.Metrics {
@@ -272,7 +275,7 @@ func Gather(p *Plan, o Options) error {
 		}
 		dir := st.UnitDir(u.ID)
 		switch u.Kind {
-		case KindEvaluate:
+		case KindEvaluate, KindExportEvaluate:
 			var rel report.Reliability
 			if err := jsonfile.Read(filepath.Join(dir, "reliability.json"), &rel); err != nil {
 				return err
@@ -285,7 +288,7 @@ func Gather(p *Plan, o Options) error {
 				return err
 			}
 			an.CKA = &c
-		case KindPredictions:
+		case KindPredictions, KindExportPredictions:
 			var pr report.Predictions
 			if err := jsonfile.Read(filepath.Join(dir, "predictions.json"), &pr); err != nil {
 				return err
