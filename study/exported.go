@@ -146,11 +146,15 @@ func (sp *split) check(name string, float bool, rank []int, rows, cols int) (npy
 		kind = "a float32 or float64"
 	}
 	want := fmt.Sprintf("%s array of %s", kind, rankText(rank))
+	var with []string
 	if rows >= 0 {
-		want += fmt.Sprintf(" with %d rows", rows)
+		with = append(with, fmt.Sprintf("%d rows", rows))
 	}
 	if cols >= 0 {
-		want += fmt.Sprintf(" and %d columns", cols)
+		with = append(with, fmt.Sprintf("%d columns", cols))
+	}
+	if len(with) > 0 {
+		want += " with " + strings.Join(with, " and ")
 	}
 	bad := !slices.Contains(rank, len(info.Shape)) || (float && !info.Float()) || (!float && !info.Integer()) ||
 		(rows >= 0 && info.Shape[0] != rows) || (cols >= 0 && len(info.Shape) == 2 && info.Shape[1] != cols)

@@ -527,3 +527,115 @@ func linearCKA(x, y []float32, n, d int) float64 {
 	}
 	return cross(cx, cy) / math.Sqrt(cross(cx, cx)*cross(cy, cy))
 }
+
+// TestExportLayoutErrors checks that a malformed export is refused when
+// the study is planned (or, for values, when its unit runs) with an error
+// that names the file, the array and what was expected.
+func TestExportLayoutErrors(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	labels := make([]int, synthN)
+	for i := range labels {
+		labels[i] = r.IntN(synthK)
+	}
+	base := func(t *testing.T) (string, *synthModel) {
+		m := newSynthModel(r, labels, 1, ModelInfo{Objective: "softmax", Seed: 1})
+		m.corrupt = map[string][]float32{}
+		root := filepath.Join(t.TempDir(), "models")
+		m.write(t, filepath.Join(root, "m"), r)
+		return root, m
+	}
+	plan := func(root string) error {
+		_, err := NewPlan(Spec{Name: "x", Models: root}, nil)
+		return err
+	}
+	cases := []struct {
+		name  string
+		break_ func(t *testing.T, dir string, m *synthModel)
+		want  []string
+	}{
+		{"no model.json", func(t *testing.T, dir string, _ *synthModel) { os.Remove(filepath.Join(dir, ModelFile)) },
+			[]string{"model.json", "objective and seed"}},
+		{"unknown key", func(t *testing.T, dir string, _ *synthModel) {
+			os.WriteFile(filepath.Join(dir, ModelFile), []byte(`{"objective": "softmax", "seed": 1, "sed": 2}`), 0o644)
+		}, []string{"model.json", `unknown field "sed"`}},
+		{"seed 0", func(t *testing.T, dir string, _ *synthModel) {
+			os.WriteFile(filepath.Join(dir, ModelFile), []byte(`{"objective": "softmax"}`), 0o644)
+		}, []string{"model.json", "seed is missing or 0"}},
+		{"1-D logits", func(t *testing.T, dir string, m *synthModel) {
+			writeSplit(t, dir, "test", false, []string{"logits", "labels", "penultimate"},
+				[]*npy.Array{npy.FromTensor(tensor.FromData(m.logits, len(m.logits))), npy.FromInts(labels), mat(m.penultimate, synthD)})
+		}, []string{`test.npz, array "logits"`, "shape (480,)", "2 axes"}},
+		{"no penultimate", func(t *testing.T, dir string, m *synthModel) {
+			writeSplit(t, dir, "test", false, []string{"logits", "labels"}, []*npy.Array{mat(m.logits, synthK), npy.FromInts(labels)})
+		}, []string{"test.npz", `no array "penultimate"`, "arrays: labels, logits"}},
+		{"rows differ", func(t *testing.T, dir string, m *synthModel) {
+			writeSplit(t, dir, "test", false, []string{"logits", "labels", "penultimate"},
+				[]*npy.Array{mat(m.logits, synthK), npy.FromInts(labels), mat(m.penultimate[:synthD*10], synthD)})
+		}, []string{`array "penultimate"`, "shape (10, 6)", "with 120 rows"}},
+		{"float labels", func(t *testing.T, dir string, m *synthModel) {
+			writeSplit(t, dir, "test", false, []string{"logits", "labels", "penultimate"},
+				[]*npy.Array{mat(m.logits, synthK), mat(m.logits[:synthN], 1), mat(m.penultimate, synthD)})
+		}, []string{`array "labels"`, "dtype <f4", "an integer array"}},
+		{"val classes", func(t *testing.T, dir string, m *synthModel) {
+			writeSplit(t, dir, "val", true, []string{"logits", "labels"}, []*npy.Array{mat(m.logits, synthK/2), npy.FromInts(append(append([]int(nil), labels...), labels...))})
+		}, []string{filepath.Join("val", "logits.npy"), "shape (240, 2)", "with 4 columns"}},
+		{"two forms of a split", func(t *testing.T, dir string, m *synthModel) {
+			writeSplit(t, dir, "test", true, []string{"logits"}, []*npy.Array{mat(m.logits, synthK)})
+		}, []string{"both test.npz and the folder test/"}},
+		{"transfer without test", func(t *testing.T, dir string, m *synthModel) {
+			writeSplit(t, filepath.Join(dir, "transfer", "t"), "train", false, []string{"penultimate", "labels"}, []*npy.Array{mat(m.penultimate, synthD), npy.FromInts(labels)})
+		}, []string{filepath.Join("transfer", "t"), "no test split"}},
+		{"corrupt severity name", func(t *testing.T, dir string, m *synthModel) {
+			writeSplit(t, filepath.Join(dir, "corrupt", "blur"), "high", false, []string{"logits"}, []*npy.Array{mat(m.logits, synthK)})
+		}, []string{filepath.Join("corrupt", "blur", "high.npz"), "named by it"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root, m := base(t)
+			c.break_(t, filepath.Join(root, "m"), m)
+			err := plan(root)
+			if err == nil {
+				t.Fatal("planned a malformed export")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+
+	// Values are checked when the unit reads them.
+	t.Run("label out of range", func(t *testing.T) {
+		root, m := base(t)
+		bad := append([]int(nil), labels...)
+		bad[7] = synthK
+		writeSplit(t, filepath.Join(root, "m"), "test", false, []string{"logits", "labels", "penultimate"},
+			[]*npy.Array{mat(m.logits, synthK), npy.FromInts(bad), mat(m.penultimate, synthD)})
+		_, err := Run(context.Background(), Spec{Name: "x", Models: root}, Options{Dir: filepath.Join(t.TempDir(), "s"), Jobs: 1})
+		if err == nil || !strings.Contains(err.Error(), `test.npz, array "labels": element 7 is 4; want a class index in [0, 4)`) {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("NaN logits", func(t *testing.T) {
+		root, m := base(t)
+		m.logits[5*synthK+1] = float32(math.NaN())
+		m.write(t, filepath.Join(root, "m"), r)
+		_, err := Run(context.Background(), Spec{Name: "x", Models: root}, Options{Dir: filepath.Join(t.TempDir(), "s"), Jobs: 1})
+		if err == nil || !strings.Contains(err.Error(), `array "logits": element 21 (row 5) is NaN`) {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("training keys", func(t *testing.T) {
+		_, err := ParseSpec("s.yaml", []byte("name: x\nmodels: m\nseeds: [1]\n"))
+		if err == nil || !strings.Contains(err.Error(), "seeds is set with models") {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("empty folder", func(t *testing.T) {
+		err := plan(t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), "holds no model folders") {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
