@@ -21,7 +21,7 @@ import (
 func TestStudyModels(t *testing.T) {
 	root := t.TempDir()
 	models := filepath.Join(root, "models")
-	const n, k, d = 40, 3, 4
+	const n, k, d = 42, 3, 4
 	z, f := make([]float32, n*k), make([]float32, n*d)
 	y := make([]int, n)
 	for i := range n {
