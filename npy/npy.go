@@ -294,6 +294,26 @@ func decode(r io.Reader, size int64) (*Array, error) {
 		count *= d
 	}
 	need := int64(count) * int64(et.size)
+	if size >= 0 && size-offset < need {
+		return nil, fmt.Errorf("npy: data truncated: shape %s of %s needs %d bytes, file has %d", shapeText(h.shape), h.descr, need, size-offset)
+	}
+	if et.kind == 'f' && et.size == 4 {
+		// A block at a time, so that reading a large matrix needs its
+		// float32s and not also a copy of its bytes.
+		a := &Array{Shape: h.shape, DType: h.descr, Float32: make([]float32, count)}
+		buf := make([]byte, min(need, 1<<20))
+		for i := 0; i < count; {
+			m := min(count-i, len(buf)/4)
+			if got, err := io.ReadFull(r, buf[:4*m]); err != nil {
+				return nil, fmt.Errorf("npy: data truncated: shape %s of %s needs %d bytes, got %d", shapeText(h.shape), h.descr, need, 4*i+got)
+			}
+			for j := range m {
+				a.Float32[i+j] = math.Float32frombits(et.order.Uint32(buf[4*j:]))
+			}
+			i += m
+		}
+		return a, nil
+	}
 	var data []byte
 	if size >= 0 {
 		have := size - offset

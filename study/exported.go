@@ -11,10 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/losslab/losslab/internal/jsonfile"
 	"github.com/losslab/losslab/metrics"
@@ -597,7 +600,7 @@ func newExportPlan(s Spec) (*Plan, error) {
 	}
 	for _, e := range models {
 		if len(e.layers) != len(common) {
-			pl.note(fmt.Sprintf("cka: %s exports layers %v; CKA compares only the layers every model exports (%v), the penultimate layer and the logits", e.dir, e.layers, common))
+			pl.note(fmt.Sprintf("cka: model %s exports layers %v; CKA compares only the layers every model exports (%v), the penultimate layer and the logits", filepath.Base(e.dir), e.layers, common))
 		}
 	}
 	ckaLayers := append(common, layerPenultimate, layerLogits)
@@ -607,6 +610,7 @@ func newExportPlan(s Spec) (*Plan, error) {
 		unit Unit
 	}
 	var all []withExport
+	var noVal, noTrain []string
 	for _, e := range models {
 		meta := Unit{Objective: e.info.Objective, Hyper: e.hyper, Seed: e.info.Seed}
 		xu := meta
@@ -624,11 +628,17 @@ func newExportPlan(s Spec) (*Plan, error) {
 		pl.trained = append(pl.trained, m)
 		all = append(all, withExport{e, xu})
 		if e.val == nil {
-			pl.note(fmt.Sprintf("%s: no validation split (%s.npz); temperature scaling skipped for this model (temperature and the *_ts metrics left out)", e.dir, exportVal))
+			noVal = append(noVal, filepath.Base(e.dir))
 		}
 		if e.train == nil {
-			pl.note(fmt.Sprintf("%s: no training split (%s.npz); class separation on training images skipped (r2_train left out)", e.dir, exportTrain))
+			noTrain = append(noTrain, filepath.Base(e.dir))
 		}
+	}
+	if len(noVal) > 0 {
+		pl.note(fmt.Sprintf("calibration: %s no validation split (%s.npz or %s/); temperature scaling skipped for them (temperature and the *_ts metrics left out)", someModels(noVal, len(models)), exportVal, exportVal))
+	}
+	if len(noTrain) > 0 {
+		pl.note(fmt.Sprintf("separation: %s no training split (%s.npz or %s/); class separation on training images skipped for them (r2_train left out)", someModels(noTrain, len(models)), exportTrain, exportTrain))
 	}
 	if s.analysis("probe") || s.analysis("knn") {
 		seen := map[string]bool{}
@@ -639,11 +649,15 @@ func newExportPlan(s Spec) (*Plan, error) {
 					TrainN: s.TransferTrain, TestN: s.TransferTest}, model{train: x.unit}))
 			}
 		}
-		for _, x := range all {
-			for _, t := range slices.Sorted(mapKeys(seen)) {
+		for _, t := range slices.Sorted(mapKeys(seen)) {
+			var without []string
+			for _, x := range all {
 				if !slices.Contains(x.e.transfer, t) {
-					pl.note(fmt.Sprintf("%s: no features for transfer target %s (%s/%s/); its probes skipped for this model", x.e.dir, t, exportTransfer, t))
+					without = append(without, filepath.Base(x.e.dir))
 				}
+			}
+			if len(without) > 0 {
+				pl.note(fmt.Sprintf("probe, knn: %s no features for transfer target %s (%s/%s/); its probes skipped for them", someModels(without, len(models)), t, exportTransfer, t))
 			}
 		}
 		if len(seen) == 0 {
@@ -690,6 +704,19 @@ func exportOf(p *Plan, id string) string {
 		return u.Export
 	}
 	return id
+}
+
+// someModels says which of total models a note is about, naming the
+// first few folders.
+func someModels(names []string, total int) string {
+	list := strings.Join(names[:min(len(names), 4)], ", ")
+	if len(names) > 4 {
+		list += ", …"
+	}
+	if len(names) == 1 {
+		return fmt.Sprintf("1 of %d models (%s) exports", total, list)
+	}
+	return fmt.Sprintf("%d of %d models (%s) export", len(names), total, list)
 }
 
 func unitIDs(us []Unit) []string {
@@ -1059,7 +1086,6 @@ func (s Store) runExportPredictions(p *Plan, u *Unit) ([]Metric, error) {
 	block := max(1, min(rows, predictionBlock/max(1, n*k)))
 	probs := make([]*tensor.Tensor, n)
 	preds := make([][]int, n)
-	sum := make([]float64, k)
 	for from := 0; from < rows; from += block {
 		to := min(rows, from+block)
 		for i := range n {
@@ -1074,31 +1100,43 @@ func (s Store) runExportPredictions(p *Plan, u *Unit) ([]Metric, error) {
 				return nil, err
 			}
 		}
-		for r := range to - from {
-			y := labels[from+r]
-			for i := range n {
-				if preds[i][r] == y {
-					correct[i][i]++
-				}
-				pi := probs[i].Data[r*k : (r+1)*k]
-				for j := i + 1; j < n; j++ {
-					if preds[i][r] != preds[j][r] {
-						differ[i][j]++
-					}
-					pj := probs[j].Data[r*k : (r+1)*k]
-					best := 0
-					for c := range k {
-						sum[c] = float64(pi[c]) + float64(pj[c])
-						if sum[c] > sum[best] {
-							best = c
+		// Model i's row of counts is its own worker's: the pairs (i, j>i)
+		// are shared out by i, most work first.
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range runtime.GOMAXPROCS(0) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sum := make([]float64, k)
+				for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+					for r := range to - from {
+						y := labels[from+r]
+						if preds[i][r] == y {
+							correct[i][i]++
+						}
+						pi := probs[i].Data[r*k : (r+1)*k]
+						for j := i + 1; j < n; j++ {
+							if preds[i][r] != preds[j][r] {
+								differ[i][j]++
+							}
+							pj := probs[j].Data[r*k : (r+1)*k]
+							best := 0
+							for c := range k {
+								sum[c] = float64(pi[c]) + float64(pj[c])
+								if sum[c] > sum[best] {
+									best = c
+								}
+							}
+							if best == y {
+								correct[i][j]++
+							}
 						}
 					}
-					if best == y {
-						correct[i][j]++
-					}
 				}
-			}
+			}()
 		}
+		wg.Wait()
 	}
 	res.Disagreement, res.PairEnsemble = make([][]float64, n), make([][]float64, n)
 	for i := range n {

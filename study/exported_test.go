@@ -299,7 +299,7 @@ func TestStudyOverExportedModels(t *testing.T) {
 	}
 	// The notes say what was skipped and why.
 	notes := strings.Join(an.Notes, "\n")
-	for _, want := range []string{"no validation split", "finetune", "no features for transfer target digits"} {
+	for _, want := range []string{"2 of 4 models (c, d) export no validation split", "finetune", "1 of 4 models (d) exports no features for transfer target digits"} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("notes lack %q:\n%s", want, notes)
 		}
@@ -549,9 +549,9 @@ func TestExportLayoutErrors(t *testing.T) {
 		return err
 	}
 	cases := []struct {
-		name  string
+		name   string
 		break_ func(t *testing.T, dir string, m *synthModel)
-		want  []string
+		want   []string
 	}{
 		{"no model.json", func(t *testing.T, dir string, _ *synthModel) { os.Remove(filepath.Join(dir, ModelFile)) },
 			[]string{"model.json", "objective and seed"}},
