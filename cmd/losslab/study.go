@@ -135,6 +135,9 @@ func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stder
 		}
 		spec.Models = o.models
 	}
+	if spec.Models != "" && o.executor != "local" {
+		return usageErrorf("study: a study over exported models trains nothing and runs with the local executor; drop --executor %s", o.executor)
+	}
 	if o.quick {
 		spec = spec.Quick()
 	}
