@@ -3,20 +3,28 @@
 # the same machine, same model, batch and thread count.
 #
 #   bench/compare_train.sh [model ...]        (default: mnist-cnn resnet20)
-#   BATCH=128 STEPS=30 THREADS=2 bench/compare_train.sh resnet20
+#   BATCH=128 STEPS=30 THREADS=2 ROUNDS=3 bench/compare_train.sh resnet20
+#
+# Each round measures losslab then PyTorch on each model, so that both sides
+# of a ratio see the same machine state (VMs drift by up to 2× over minutes).
+# The first line names the GEMM kernel, the CPU and its vector extensions.
 #
 # Needs Debian's python3-torch (apt-get install -y python3-torch). PyTorch gets
 # its best settings: OMP_WAIT_POLICY=PASSIVE and torch.set_num_threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BATCH=${BATCH:-128} STEPS=${STEPS:-30} THREADS=${THREADS:-2}
+BATCH=${BATCH:-128} STEPS=${STEPS:-30} THREADS=${THREADS:-2} ROUNDS=${ROUNDS:-1}
 models=("$@"); [ ${#models[@]} -gt 0 ] || models=(mnist-cnn resnet20)
 go build -o /tmp/losslab-bench ./cmd/losslab
+/tmp/losslab-bench bench train --model mlp --steps 1 --threads "$THREADS" --json |
+  /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); print("# kernel %s (%s); CPU %s; %s; %s" % (r["kernel"], r["kernel_tiles"], r["cpu_model"], " ".join(r["cpu_features"] or []), r["go"]))'
 printf '%-10s %14s %14s %8s\n' model losslab_ex/s pytorch_ex/s ratio
+for round in $(seq "$ROUNDS"); do
 for m in "${models[@]}"; do
   ours=$(/tmp/losslab-bench bench train --model "$m" --batch "$BATCH" --steps "$STEPS" --threads "$THREADS" --json |
     /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["examples_per_sec"])')
   theirs=$(OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/pytorch_baseline.py --model "$m" --batch "$BATCH" --steps "$STEPS" --threads "$THREADS" --json |
     /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["examples_per_sec"])')
   /usr/bin/python3 -c "print('%-10s %14.1f %14.1f %8.2f' % ('$m', $ours, $theirs, $ours/$theirs))"
+done
 done

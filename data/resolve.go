@@ -38,6 +38,8 @@ type Loader func() (train, test *Dataset, err error)
 //   - catalogue names (Names), loaded with Load (never downloading);
 //   - holdout names BASE:holdoutN (HoldoutName) of any name it resolves;
 //   - derived tasks NAME-TASK (DerivedTasks, Derive) of any name it resolves;
+//   - converted images NAME@HxWxC (ResizedName, Convert) of any name it
+//     resolves: its images resized to H×W and, if need be, grey ↔ RGB;
 //   - paths (IsPath): a .npz file or an image folder with train/ and test/.
 //
 // Add makes further names resolvable (test fixtures, programmatic
@@ -124,6 +126,9 @@ func (r *Resolver) Known(name string) bool {
 	if base, _ := SplitDerived(name); base != "" {
 		return r.Known(base)
 	}
+	if base, _, ok := splitResized(name); ok && r.Known(base) {
+		return true
+	}
 	return IsPath(name)
 }
 
@@ -135,7 +140,7 @@ func (r *Resolver) isAdded(name string) bool {
 
 // unknownError is the error for a name the resolver cannot resolve.
 func (r *Resolver) unknownError(name string) error {
-	return fmt.Errorf("unknown dataset %q; known: %s; derived: NAME-%s, NAME:holdoutN; or a path to a .npz file or an image folder with train/ and test/",
+	return fmt.Errorf("unknown dataset %q; known: %s; derived: NAME-%s, NAME:holdoutN, NAME@HxWxC; or a path to a .npz file or an image folder with train/ and test/",
 		name, strings.Join(r.Names(), ", "), strings.Join(DerivedTasks, ", NAME-"))
 }
 
@@ -213,6 +218,19 @@ func (r *Resolver) load(name string) (train, val, test *Dataset, err error) {
 				return nil, nil, nil, err
 			}
 			if test, err = Derive(te, task, name); err != nil {
+				return nil, nil, nil, err
+			}
+			return train, nil, test, nil
+		}
+		if b, shape, ok := splitResized(name); ok && r.Known(b) {
+			tr, te, err := r.Load(b)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			if train, err = Convert(tr, shape, name); err != nil {
+				return nil, nil, nil, err
+			}
+			if test, err = Convert(te, shape, name); err != nil {
 				return nil, nil, nil, err
 			}
 			return train, nil, test, nil

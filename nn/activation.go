@@ -8,32 +8,60 @@ import (
 
 // reluInPlace sets y = max(0, y), in parallel.
 func reluInPlace(y []float32) {
-	parallelFor(len(y), 1, func(lo, hi int) {
-		s := y[lo:hi]
-		for i, v := range s {
-			if v < 0 {
-				s[i] = 0
-			}
-		}
-	})
+	r := reluRuns.get()
+	r.y = y
+	parallelRun(len(y), 1, r)
+	reluRuns.put(r)
 }
 
 // reluMask sets g = dy where y > 0 and 0 elsewhere: the ReLU backward pass
 // given the ReLU's output y (max(0, x) > 0 exactly where x > 0; y is never
 // −0 since max(−0, 0) = +0).
 func reluMask(g, dy, y []float32) {
-	parallelFor(len(g), 1, func(lo, hi int) {
-		gs, ds, ys := g[lo:hi], dy[lo:hi], y[lo:hi]
-		ds, ys = ds[:len(gs)], ys[:len(gs)]
-		for i := range gs {
-			gs[i] = passIfPositive(ds[i], ys[i])
+	r := reluRuns.get()
+	r.g, r.dy, r.y = g, dy, y
+	parallelRun(len(g), 1, r)
+	reluRuns.put(r)
+}
+
+// reluRun is the loop of reluMask, or of reluInPlace (on y) when g is nil.
+type reluRun struct{ g, dy, y []float32 }
+
+var reluRuns freeList[reluRun]
+
+func (r *reluRun) RunChunk(lo, hi int) {
+	if r.g == nil {
+		s := r.y[lo:hi]
+		for i, v := range s {
+			if v < 0 {
+				s[i] = 0
+			}
 		}
-	})
+		return
+	}
+	gs, ds, ys := r.g[lo:hi], r.dy[lo:hi], r.y[lo:hi]
+	ds, ys = ds[:len(gs)], ys[:len(gs)]
+	for i := range gs {
+		gs[i] = passIfPositive(ds[i], ys[i])
+	}
 }
 
 // ReLU is max(0, x) elementwise; its derivative at 0 is taken as 0.
 type ReLU struct {
 	y, dx *tensor.Tensor
+	fwd   reluForward
+}
+
+// reluForward is ReLU.Forward's loop, kept in the layer: handing the worker
+// pool a fresh closure would allocate it on every call.
+type reluForward struct{ y, x []float32 }
+
+func (r *reluForward) RunChunk(lo, hi int) {
+	ys, xs := r.y[lo:hi], r.x[lo:hi]
+	xs = xs[:len(ys)]
+	for i, v := range xs {
+		ys[i] = max(v, 0)
+	}
 }
 
 // NewReLU returns a ReLU layer.
@@ -45,14 +73,8 @@ func (r *ReLU) Params() []*Param { return nil }
 // Forward implements Layer.
 func (r *ReLU) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 	r.y = tensor.Ensure(r.y, x.Shape...)
-	y, xs := r.y.Data, x.Data
-	parallelFor(len(y), 1, func(lo, hi int) {
-		ys, xs := y[lo:hi], xs[lo:hi]
-		xs = xs[:len(ys)]
-		for i, v := range xs {
-			ys[i] = max(v, 0)
-		}
-	})
+	r.fwd = reluForward{y: r.y.Data, x: x.Data}
+	parallelRun(len(r.y.Data), 1, &r.fwd)
 	return r.y
 }
 
@@ -105,6 +127,36 @@ type Dropout struct {
 	train bool
 	mask  []float32 // 0 or 1/(1−P) per element of the last training input
 	y, dx *tensor.Tensor
+	run   dropoutRun
+}
+
+// dropoutRun is Dropout's loops (Forward when dy is nil, else Backward),
+// kept in the layer: handing the worker pool a fresh closure would allocate
+// it on every call.
+type dropoutRun struct {
+	mask, xs, ys []float32 // forward
+	ds, dx       []float32 // backward
+	seed, thr    uint64
+	scale        float32
+}
+
+func (r *dropoutRun) RunChunk(lo, hi int) {
+	if r.ds != nil {
+		mask, ds, dx := r.mask, r.ds, r.dx
+		for i := lo; i < hi; i++ {
+			dx[i] = ds[i] * mask[i]
+		}
+		return
+	}
+	mask, xs, ys, seed, thr, scale := r.mask, r.xs, r.ys, r.seed, r.thr, r.scale
+	for i := lo; i < hi; i++ {
+		m := float32(0)
+		if splitmix64(seed, uint64(i))>>11 >= thr {
+			m = scale
+		}
+		mask[i] = m
+		ys[i] = xs[i] * m
+	}
 }
 
 // NewDropout returns a dropout layer with drop probability p, which must lie
@@ -144,17 +196,8 @@ func (d *Dropout) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 	// Element i is kept when its 53-bit uniform u = h>>11 / 2^53 is ≥ P.
 	thr := uint64(d.P * (1 << 53))
 	scale := float32(1 / (1 - d.P))
-	mask, xs, ys, seed := d.mask, x.Data, d.y.Data, d.seed
-	parallelFor(n, 8, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			m := float32(0)
-			if splitmix64(seed, uint64(i))>>11 >= thr {
-				m = scale
-			}
-			mask[i] = m
-			ys[i] = xs[i] * m
-		}
-	})
+	d.run = dropoutRun{mask: d.mask, xs: x.Data, ys: d.y.Data, seed: d.seed, thr: thr, scale: scale}
+	parallelRun(n, 8, &d.run)
 	return d.y
 }
 
@@ -164,11 +207,7 @@ func (d *Dropout) Backward(dy *tensor.Tensor) *tensor.Tensor {
 		return dy
 	}
 	d.dx = tensor.Ensure(d.dx, dy.Shape...)
-	mask, ds, dx := d.mask, dy.Data, d.dx.Data
-	parallelFor(len(dx), 1, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			dx[i] = ds[i] * mask[i]
-		}
-	})
+	d.run = dropoutRun{mask: d.mask, ds: dy.Data, dx: d.dx.Data}
+	parallelRun(len(d.dx.Data), 1, &d.run)
 	return d.dx
 }

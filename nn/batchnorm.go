@@ -43,6 +43,81 @@ type BatchNorm struct {
 	shiftK       []float32 // per-channel shift of the statistics sums
 	partial32    []float32 // per-block sums
 	sum1, sum2   []float64 // block sums added in order
+
+	// The parallel loops, kept in the layer: handing the worker pool a fresh
+	// closure would allocate it on every call.
+	apply     bnApplyRun
+	gradApply bnGradApplyRun
+	sums      bnSumsRun
+}
+
+// bnApplyRun is forward's loop over rows: y = act(x·scale + shift + res).
+type bnApplyRun struct {
+	xs, rs, ys, scale, shift []float32 // rs nil without a residual
+	c                        int
+	relu                     bool
+}
+
+func (r *bnApplyRun) RunChunk(lo, hi int) {
+	c, rs := r.c, r.rs
+	var rr []float32
+	if rs != nil {
+		rr = rs[lo*c : hi*c]
+	}
+	bnApply(r.xs[lo*c:hi*c], rr, r.ys[lo*c:hi*c], r.scale, r.shift, r.relu)
+}
+
+// bnGradApplyRun is backward's second loop over rows: dx = ca·g + cb·(x − μ) + cc.
+type bnGradApplyRun struct {
+	src, mask, xs, dxs, mu, ca, cb, cc []float32 // mask nil when src is already masked
+	c                                  int
+}
+
+func (r *bnGradApplyRun) RunChunk(lo, hi int) {
+	c, mask := r.c, r.mask
+	var mr []float32
+	if mask != nil {
+		mr = mask[lo*c : hi*c]
+	}
+	bnGradApply(r.src[lo*c:hi*c], mr, r.xs[lo*c:hi*c], r.dxs[lo*c:hi*c], r.mu, r.ca, r.cb, r.cc)
+}
+
+// bnSumsRun is blockSums's loop over blocks of reduceBlockRows rows: each
+// block's pair (s, q) of per-channel sums, zeroed, then filled with the
+// statistics sums of xs shifted by k (batchStats) or, when grad is set, the
+// gradient sums of backward's first pass.
+type bnSumsRun struct {
+	part    []float32
+	rows, c int
+	grad    bool
+	xs, k   []float32 // statistics; xs also for the gradient
+	ds, ys  []float32 // gradient: dy, and the ReLU mask source (nil without ReLU)
+	gOut    []float32 // gradient: where the masked dy goes, or nil
+	mu      []float32 // gradient: the batch mean
+}
+
+func (r *bnSumsRun) RunChunk(lo, hi int) {
+	c, part := r.c, r.part
+	for blk := lo; blk < hi; blk++ {
+		s := part[2*blk*c : (2*blk+1)*c]
+		q := part[(2*blk+1)*c : (2*blk+2)*c]
+		clear(s)
+		clear(q)
+		r0, r1 := blk*reduceBlockRows, min((blk+1)*reduceBlockRows, r.rows)
+		if !r.grad {
+			bnSums(r.xs[r0*c:r1*c], r.k, s, q)
+			continue
+		}
+		var gr []float32
+		if r.gOut != nil {
+			gr = r.gOut[r0*c : r1*c]
+		}
+		var yr []float32
+		if r.ys != nil {
+			yr = r.ys[r0*c : r1*c]
+		}
+		bnGradSums(r.ds[r0*c:r1*c], yr, r.xs[r0*c:r1*c], gr, r.mu, s, q)
+	}
 }
 
 // NewBatchNorm returns a BatchNorm over c channels with parameters
@@ -103,38 +178,25 @@ func (b *BatchNorm) forward(x, res *tensor.Tensor, train bool) *tensor.Tensor {
 		b.meanF[j] = float32(b.mean[j])
 	}
 	b.y = tensor.Ensure(b.y, x.Shape...)
-	xs, ys, scale, shift, relu := x.Data, b.y.Data, b.scale, b.shift, b.ReLU
-	var rs []float32
+	b.apply = bnApplyRun{xs: x.Data, ys: b.y.Data, scale: b.scale, shift: b.shift, c: c, relu: b.ReLU}
 	if res != nil {
-		rs = res.Data
+		b.apply.rs = res.Data
 	}
-	parallelFor(rows, c, func(lo, hi int) {
-		var rr []float32
-		if rs != nil {
-			rr = rs[lo*c : hi*c]
-		}
-		bnApply(xs[lo*c:hi*c], rr, ys[lo*c:hi*c], scale, shift, relu)
-	})
+	parallelRun(rows, c, &b.apply)
 	return b.y
 }
 
-// blockSums runs sum(block, s, q) over the blocks of reduceBlockRows rows in
-// parallel, each into its own zeroed float32 pair (s, q) of length C, and
-// adds the block results in block order in float64 into tot1, tot2.
-func (b *BatchNorm) blockSums(rows int, sum func(lo, hi int, s, q []float32), tot1, tot2 []float64) {
+// blockSums runs b.sums (set up by the caller, part aside) over the blocks
+// of reduceBlockRows rows in parallel, each into its own zeroed float32 pair
+// (s, q) of length C, and adds the block results in block order in float64
+// into tot1, tot2.
+func (b *BatchNorm) blockSums(rows int, tot1, tot2 []float64) {
 	c := b.C
 	nb := (rows + reduceBlockRows - 1) / reduceBlockRows
 	b.partial32 = growF32(b.partial32, 2*nb*c)
 	part := b.partial32
-	parallelFor(nb, reduceBlockRows*c, func(lo, hi int) {
-		for blk := lo; blk < hi; blk++ {
-			s := part[2*blk*c : (2*blk+1)*c]
-			q := part[(2*blk+1)*c : (2*blk+2)*c]
-			clear(s)
-			clear(q)
-			sum(blk*reduceBlockRows, min((blk+1)*reduceBlockRows, rows), s, q)
-		}
-	})
+	b.sums.part, b.sums.rows, b.sums.c = part, rows, c
+	parallelRun(nb, reduceBlockRows*c, &b.sums)
 	clear(tot1)
 	clear(tot2)
 	for blk := 0; blk < nb; blk++ {
@@ -154,9 +216,8 @@ func (b *BatchNorm) batchStats(xs []float32, rows int) {
 	// The first row is the shift that keeps the sums free of cancellation.
 	k := b.shiftK
 	copy(k, xs[:c])
-	b.blockSums(rows, func(lo, hi int, s, q []float32) {
-		bnSums(xs[lo*c:hi*c], k, s, q)
-	}, b.sum1, b.sum2)
+	b.sums = bnSumsRun{xs: xs, k: k}
+	b.blockSums(rows, b.sum1, b.sum2)
 	m := float64(rows)
 	mom := b.Momentum
 	for j := 0; j < c; j++ {
@@ -200,17 +261,8 @@ func (b *BatchNorm) backward(dy *tensor.Tensor, gOut []float32) *tensor.Tensor {
 	}
 	mu := b.meanF
 	// Pass 1: Σg and Σ g·(x − μ) per channel (and g itself into gOut).
-	b.blockSums(rows, func(lo, hi int, sg, sx []float32) {
-		var gr []float32
-		if gOut != nil {
-			gr = gOut[lo*c : hi*c]
-		}
-		var yr []float32
-		if ys != nil {
-			yr = ys[lo*c : hi*c]
-		}
-		bnGradSums(ds[lo*c:hi*c], yr, xs[lo*c:hi*c], gr, mu, sg, sx)
-	}, b.sum1, b.sum2)
+	b.sums = bnSumsRun{grad: true, xs: xs, ds: ds, ys: ys, gOut: gOut, mu: mu}
+	b.blockSums(rows, b.sum1, b.sum2)
 	m := float64(rows)
 	for j := 0; j < c; j++ {
 		sg, sx := b.sum1[j], b.sum2[j]
@@ -230,17 +282,11 @@ func (b *BatchNorm) backward(dy *tensor.Tensor, gOut []float32) *tensor.Tensor {
 	// Pass 2: dx = ca·g + cb·(x − μ) + cc, g read back from gOut when it
 	// was written.
 	b.dx = tensor.Ensure(b.dx, b.x.Shape...)
-	dxs, ca, cb, cc := b.dx.Data, b.ca, b.cb, b.cc
 	src, mask := ds, ys
 	if gOut != nil {
 		src, mask = gOut, nil
 	}
-	parallelFor(rows, c, func(lo, hi int) {
-		var mr []float32
-		if mask != nil {
-			mr = mask[lo*c : hi*c]
-		}
-		bnGradApply(src[lo*c:hi*c], mr, xs[lo*c:hi*c], dxs[lo*c:hi*c], mu, ca, cb, cc)
-	})
+	b.gradApply = bnGradApplyRun{src: src, mask: mask, xs: xs, dxs: b.dx.Data, mu: mu, ca: b.ca, cb: b.cb, cc: b.cc, c: c}
+	parallelRun(rows, c, &b.gradApply)
 	return b.dx
 }

@@ -54,6 +54,7 @@ type Conv2d struct {
 	dwParts []float32 // per-group weight gradients
 	wFlip   []float32 // the kernel of the input-gradient convolution
 	runner  convRunner
+	inner   tensor.Workers // threads for a slot's products
 
 	// Loop bodies for the worker pool, bound once: a closure handed to the
 	// pool escapes, and would be allocated on every call.
@@ -189,6 +190,11 @@ func (c *Conv2d) runPass() {
 		c.flipKernel()
 	}
 	c.runner.c = c
+	// With a thread per slot, each slot's products run on its own thread.
+	c.inner = tensor.Workers(tensor.Threads())
+	if slots >= tensor.Threads() {
+		c.inner = 1
+	}
 	tensor.ParallelRun(slots, &c.runner)
 }
 
@@ -285,7 +291,7 @@ func (c *Conv2d) forwardExamples(n0, n1 int, cols []float32) {
 		rows := fg.im2colBlock(c.x.Data, n, count, oy0, oy1, cols)
 		off := (n*c.ho + oy0) * c.wo * oc
 		yb := c.y.Data[off : off+rows*oc]
-		tensor.Gemm(false, false, rows, oc, k, 1, cols[:rows*k], k, c.Kernel.Value, oc, 0, yb, oc)
+		c.inner.Gemm(false, false, rows, oc, k, 1, cols[:rows*k], k, c.Kernel.Value, oc, 0, yb, oc)
 		c.epilogue(yb)
 	})
 }
@@ -315,14 +321,14 @@ func (c *Conv2d) backwardExamples(n0, n1 int, cols, dwg []float32) {
 		cb := cols[:rows*k]
 		off := (n*c.ho + oy0) * c.wo * oc
 		gb := g[off : off+rows*oc]
-		tensor.Gemm(true, false, k, oc, rows, 1, cb, k, gb, oc, beta, dwg, oc)
+		c.inner.Gemm(true, false, k, oc, rows, 1, cb, k, gb, oc, beta, dwg, oc)
 		beta = 1
 		if c.NoInputGrad || flipped {
 			return
 		}
 		// The block's im2col rows are no longer needed: dcols overwrites
 		// them, and col2im adds them into each example's gradient.
-		tensor.Gemm(false, true, rows, k, oc, 1, gb, oc, c.Kernel.Value, oc, 0, cb, k)
+		c.inner.Gemm(false, true, rows, k, oc, 1, gb, oc, c.Kernel.Value, oc, 0, cb, k)
 		per1 := (oy1 - oy0) * c.wo * k
 		for j := 0; j < count; j++ {
 			c.col2im(cb[j*per1:(j+1)*per1], oy0, oy1, c.dx.Data[(n+j)*per:(n+j+1)*per])
@@ -340,7 +346,7 @@ func (c *Conv2d) backwardExamples(n0, n1 int, cols, dwg []float32) {
 	forBlocks(&gg, n0, n1, func(n, count, iy0, iy1 int) {
 		rows := gg.im2colBlock(g, n, count, iy0, iy1, cols)
 		off := (n*c.h + iy0) * c.w * c.InC
-		tensor.Gemm(false, false, rows, c.InC, kg, 1, cols[:rows*kg], kg, c.wFlip, c.InC, dxBeta, c.dx.Data[off:off+rows*c.InC], c.InC)
+		c.inner.Gemm(false, false, rows, c.InC, kg, 1, cols[:rows*kg], kg, c.wFlip, c.InC, dxBeta, c.dx.Data[off:off+rows*c.InC], c.InC)
 	})
 }
 
@@ -425,7 +431,7 @@ func (c *Conv2d) forwardImplicit(n0, n1 int, scratch []float32) {
 	inLen, outLen := c.h*c.w*ci, c.ho*c.wo*oc
 	for n := n0; n < n1; n++ {
 		padImage(padded, c.x.Data[n*inLen:(n+1)*inLen], c.h, c.w, ci, c.PadH, c.PadW)
-		tensor.GemmSegmented(false, rows, oc, c.k(), padded, ci, c.KW*ci, wp*ci, c.Kernel.Value, oc, 0, virt, oc)
+		c.inner.GemmSegmented(false, rows, oc, c.k(), padded, ci, c.KW*ci, wp*ci, c.Kernel.Value, oc, 0, virt, oc)
 		yn := c.y.Data[n*outLen : (n+1)*outLen]
 		for oy := 0; oy < c.ho; oy++ {
 			copy(yn[oy*c.wo*oc:(oy+1)*c.wo*oc], virt[oy*wp*oc:])
@@ -457,7 +463,7 @@ func (c *Conv2d) backwardImplicit(n0, n1 int, scratch, dwg []float32) {
 				clear(row[c.wo*oc : wp*oc])
 			}
 		}
-		tensor.GemmSegmented(true, c.k(), oc, rows, padded, ci, c.KW*ci, wp*ci, virt, oc, beta, dwg, oc)
+		c.inner.GemmSegmented(true, c.k(), oc, rows, padded, ci, c.KW*ci, wp*ci, virt, oc, beta, dwg, oc)
 		beta = 1
 		if c.NoInputGrad {
 			continue
@@ -465,7 +471,7 @@ func (c *Conv2d) backwardImplicit(n0, n1 int, scratch, dwg []float32) {
 		wpG, padG, rowsG := c.implicitGeom(c.ho, c.wo, c.KH-1-c.PadH, c.KW-1-c.PadW)
 		paddedG, virtG := rest[:padG*oc], rest[padG*oc:padG*oc+rowsG*ci]
 		padImage(paddedG, gn, c.ho, c.wo, oc, c.KH-1-c.PadH, c.KW-1-c.PadW)
-		tensor.GemmSegmented(false, rowsG, ci, c.KH*c.KW*oc, paddedG, oc, c.KW*oc, wpG*oc, c.wFlip, ci, 0, virtG, ci)
+		c.inner.GemmSegmented(false, rowsG, ci, c.KH*c.KW*oc, paddedG, oc, c.KW*oc, wpG*oc, c.wFlip, ci, 0, virtG, ci)
 		dxn := c.dx.Data[n*inLen : (n+1)*inLen]
 		for iy := 0; iy < c.h; iy++ {
 			dst, src := dxn[iy*c.w*ci:(iy+1)*c.w*ci], virtG[iy*wpG*ci:]

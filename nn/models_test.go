@@ -529,7 +529,7 @@ func TestTrainingStepIndependentOfThreads(t *testing.T) {
 // (closures handed to the worker pool) is tiny next to the first step.
 func TestTrainingStepReusesBuffers(t *testing.T) {
 	if raceEnabled {
-		t.Skip("the race detector makes sync.Pool (tensor.Gemm's packing buffers) drop items")
+		t.Skip("the race detector makes sync.Pool drop items and instruments allocations")
 	}
 	m := mustBuild(t, "resnet20", []int{16, 16, 3}, 10, 1)
 	x := randTensor(1, 8, 16, 16, 3)
@@ -547,10 +547,9 @@ func TestTrainingStepReusesBuffers(t *testing.T) {
 		runtime.ReadMemStats(&b)
 		return b.TotalAlloc - a.TotalAlloc
 	}
-	// tensor.Gemm keeps its packing buffers in a sync.Pool, which every
-	// garbage collection may empty; a collection during the measurement
-	// would count the pool's refill as the step's allocation. Collect
-	// first, then hold collections off while measuring.
+	// A garbage collection during the measurement would empty the
+	// runtime's caches, whose refill would count as the step's allocation.
+	// Collect first, then hold collections off while measuring.
 	runtime.GC()
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	first := allocated(1)

@@ -18,6 +18,7 @@ type MaxPool struct {
 	inShape []int
 	argmax  []int32 // per output element: index within its example's input
 	y, dx   *tensor.Tensor
+	run     poolRun
 }
 
 // NewMaxPool returns a k×k max pool with the given stride and padding.
@@ -47,46 +48,9 @@ func (p *MaxPool) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 	p.inShape = append(p.inShape[:0], x.Shape...)
 	p.y = tensor.Ensure(p.y, n, ho, wo, c)
 	p.argmax = growInt32(p.argmax, len(p.y.Data))
-	xs, ys, am := x.Data, p.y.Data, p.argmax
-	k, s, pad := p.K, p.Stride, p.Pad
-	parallelFor(n*ho, wo*c*k*k, func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			ni, oy := t/ho, t%ho
-			img := xs[ni*h*w*c : (ni+1)*h*w*c]
-			y0, y1 := max(oy*s-pad, 0), min(oy*s-pad+k, h)
-			for ox := 0; ox < wo; ox++ {
-				x0, x1 := max(ox*s-pad, 0), min(ox*s-pad+k, w)
-				out := (t*wo + ox) * c
-				yr, ar := ys[out:out+c], am[out:out+c]
-				// Compare order keys (integers, so the selection compiles
-				// to conditional moves rather than unpredictable branches).
-				first := (y0*w + x0) * c
-				for j := range ar {
-					ar[j] = int32(first + j)
-					yr[j] = img[first+j]
-				}
-				for iy := y0; iy < y1; iy++ {
-					for ix := x0; ix < x1; ix++ {
-						base := (iy*w + ix) * c
-						if base == first {
-							continue
-						}
-						src := img[base : base+c]
-						yr, ar := yr[:len(src)], ar[:len(src)]
-						for j, v := range src {
-							cand, best := orderKey(v), orderKey(yr[j])
-							idx := ar[j]
-							if cand > best {
-								idx = int32(base + j)
-							}
-							ar[j] = idx
-							yr[j] = max(yr[j], v)
-						}
-					}
-				}
-			}
-		}
-	})
+	p.run = poolRun{op: maxForward, xs: x.Data, ys: p.y.Data, am: p.argmax,
+		h: h, w: w, c: c, ho: ho, wo: wo, k: p.K, s: p.Stride, pad: p.Pad}
+	parallelRun(n*ho, wo*c*p.K*p.K, &p.run)
 	return p.y
 }
 
@@ -103,20 +67,10 @@ func (p *MaxPool) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	n := p.inShape[0]
 	per := len(p.dx.Data) / n
 	outPer := len(dy.Data) / n
-	dxs, ds, am := p.dx.Data, dy.Data, p.argmax
 	// Windows overlap when K > Stride, so each example is one unit of work
 	// and its additions happen in a fixed order.
-	parallelFor(n, per, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			d := dxs[i*per : (i+1)*per]
-			clear(d)
-			g, a := ds[i*outPer:(i+1)*outPer], am[i*outPer:(i+1)*outPer]
-			a = a[:len(g)]
-			for j, v := range g {
-				d[a[j]] += v
-			}
-		}
-	})
+	p.run = poolRun{op: maxBackward, xs: p.dx.Data, ys: dy.Data, am: p.argmax, per: per, outPer: outPer}
+	parallelRun(n, per, &p.run)
 	return p.dx
 }
 
@@ -134,6 +88,7 @@ type AvgPool struct {
 
 	inShape []int
 	y, dx   *tensor.Tensor
+	run     poolRun
 }
 
 // NewAvgPool returns a k×k average pool with the given stride.
@@ -159,28 +114,10 @@ func (p *AvgPool) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 	}
 	p.inShape = append(p.inShape[:0], x.Shape...)
 	p.y = tensor.Ensure(p.y, n, ho, wo, c)
-	xs, ys := x.Data, p.y.Data
-	k, s := p.K, p.Stride
-	inv := 1 / float32(k*k)
-	parallelFor(n*ho, wo*c*k*k, func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			ni, oy := t/ho, t%ho
-			img := xs[ni*h*w*c : (ni+1)*h*w*c]
-			for ox := 0; ox < wo; ox++ {
-				out := (t*wo + ox) * c
-				yr := ys[out : out+c]
-				clear(yr)
-				for iy := oy * s; iy < oy*s+k; iy++ {
-					for ix := ox * s; ix < ox*s+k; ix++ {
-						addTo(yr, img[(iy*w+ix)*c:(iy*w+ix+1)*c])
-					}
-				}
-				for j := range yr {
-					yr[j] *= inv
-				}
-			}
-		}
-	})
+	k := p.K
+	p.run = poolRun{op: avgForward, xs: x.Data, ys: p.y.Data,
+		h: h, w: w, c: c, ho: ho, wo: wo, k: k, s: p.Stride, inv: 1 / float32(k*k)}
+	parallelRun(n*ho, wo*c*k*k, &p.run)
 	return p.y
 }
 
@@ -189,29 +126,10 @@ func (p *AvgPool) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	p.dx = tensor.Ensure(p.dx, p.inShape...)
 	n, h, w, c := p.inShape[0], p.inShape[1], p.inShape[2], p.inShape[3]
 	ho, wo := dy.Shape[1], dy.Shape[2]
-	dxs, ds := p.dx.Data, dy.Data
-	k, s := p.K, p.Stride
-	inv := 1 / float32(k*k)
-	parallelFor(n, h*w*c, func(lo, hi int) {
-		for ni := lo; ni < hi; ni++ {
-			d := dxs[ni*h*w*c : (ni+1)*h*w*c]
-			clear(d)
-			for oy := 0; oy < ho; oy++ {
-				for ox := 0; ox < wo; ox++ {
-					g := ds[((ni*ho+oy)*wo+ox)*c : ((ni*ho+oy)*wo+ox+1)*c]
-					for iy := oy * s; iy < oy*s+k; iy++ {
-						for ix := ox * s; ix < ox*s+k; ix++ {
-							dr := d[(iy*w+ix)*c : (iy*w+ix+1)*c]
-							dr = dr[:len(g)]
-							for j, v := range g {
-								dr[j] += v * inv
-							}
-						}
-					}
-				}
-			}
-		}
-	})
+	k := p.K
+	p.run = poolRun{op: avgBackward, xs: p.dx.Data, ys: dy.Data,
+		h: h, w: w, c: c, ho: ho, wo: wo, k: k, s: p.Stride, inv: 1 / float32(k*k)}
+	parallelRun(n, h*w*c, &p.run)
 	return p.dx
 }
 
@@ -220,6 +138,7 @@ func (p *AvgPool) Backward(dy *tensor.Tensor) *tensor.Tensor {
 type GlobalAvgPool struct {
 	inShape []int
 	y, dx   *tensor.Tensor
+	run     poolRun
 }
 
 // NewGlobalAvgPool returns a global average pool.
@@ -236,20 +155,8 @@ func (p *GlobalAvgPool) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 	n, hw, c := x.Shape[0], x.Shape[1]*x.Shape[2], x.Shape[3]
 	p.inShape = append(p.inShape[:0], x.Shape...)
 	p.y = tensor.Ensure(p.y, n, c)
-	xs, ys := x.Data, p.y.Data
-	inv := 1 / float32(hw)
-	parallelFor(n, hw*c, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			yr := ys[i*c : (i+1)*c]
-			clear(yr)
-			for q := 0; q < hw; q++ {
-				addTo(yr, xs[(i*hw+q)*c:(i*hw+q+1)*c])
-			}
-			for j := range yr {
-				yr[j] *= inv
-			}
-		}
-	})
+	p.run = poolRun{op: globalForward, xs: x.Data, ys: p.y.Data, c: c, hw: hw, inv: 1 / float32(hw)}
+	parallelRun(n, hw*c, &p.run)
 	return p.y
 }
 
@@ -257,19 +164,174 @@ func (p *GlobalAvgPool) Forward(x *tensor.Tensor, train bool) *tensor.Tensor {
 func (p *GlobalAvgPool) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	p.dx = tensor.Ensure(p.dx, p.inShape...)
 	n, hw, c := p.inShape[0], p.inShape[1]*p.inShape[2], p.inShape[3]
-	dxs, ds := p.dx.Data, dy.Data
-	inv := 1 / float32(hw)
-	parallelFor(n, hw*c, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			g := ds[i*c : (i+1)*c]
-			for q := 0; q < hw; q++ {
-				d := dxs[(i*hw+q)*c : (i*hw+q+1)*c]
-				d = d[:len(g)]
-				for j, v := range g {
-					d[j] = v * inv
+	p.run = poolRun{op: globalBackward, xs: p.dx.Data, ys: dy.Data, c: c, hw: hw, inv: 1 / float32(hw)}
+	parallelRun(n, hw*c, &p.run)
+	return p.dx
+}
+
+// poolRun is the loop of a pooling layer's Forward or Backward, kept in the
+// layer: handing the worker pool a fresh closure would allocate it on every
+// call. xs and ys hold x and y in Forward, dx and dy in Backward.
+type poolRun struct {
+	op                         poolOp
+	xs, ys                     []float32
+	am                         []int32 // MaxPool's argmax
+	h, w, c, ho, wo, k, s, pad int
+	per, outPer, hw            int
+	inv                        float32
+}
+
+type poolOp int
+
+const (
+	maxForward poolOp = iota
+	maxBackward
+	avgForward
+	avgBackward
+	globalForward
+	globalBackward
+)
+
+func (r *poolRun) RunChunk(lo, hi int) {
+	switch r.op {
+	case maxForward:
+		r.maxForward(lo, hi)
+	case maxBackward:
+		r.maxBackward(lo, hi)
+	case avgForward:
+		r.avgForward(lo, hi)
+	case avgBackward:
+		r.avgBackward(lo, hi)
+	case globalForward:
+		r.globalForward(lo, hi)
+	case globalBackward:
+		r.globalBackward(lo, hi)
+	}
+}
+
+func (r *poolRun) maxForward(lo, hi int) {
+	xs, ys, am := r.xs, r.ys, r.am
+	h, w, c, ho, wo, k, s, pad := r.h, r.w, r.c, r.ho, r.wo, r.k, r.s, r.pad
+	for t := lo; t < hi; t++ {
+		ni, oy := t/ho, t%ho
+		img := xs[ni*h*w*c : (ni+1)*h*w*c]
+		y0, y1 := max(oy*s-pad, 0), min(oy*s-pad+k, h)
+		for ox := 0; ox < wo; ox++ {
+			x0, x1 := max(ox*s-pad, 0), min(ox*s-pad+k, w)
+			out := (t*wo + ox) * c
+			yr, ar := ys[out:out+c], am[out:out+c]
+			// Compare order keys (integers, so the selection compiles
+			// to conditional moves rather than unpredictable branches).
+			first := (y0*w + x0) * c
+			for j := range ar {
+				ar[j] = int32(first + j)
+				yr[j] = img[first+j]
+			}
+			for iy := y0; iy < y1; iy++ {
+				for ix := x0; ix < x1; ix++ {
+					base := (iy*w + ix) * c
+					if base == first {
+						continue
+					}
+					src := img[base : base+c]
+					yr, ar := yr[:len(src)], ar[:len(src)]
+					for j, v := range src {
+						cand, best := orderKey(v), orderKey(yr[j])
+						idx := ar[j]
+						if cand > best {
+							idx = int32(base + j)
+						}
+						ar[j] = idx
+						yr[j] = max(yr[j], v)
+					}
 				}
 			}
 		}
-	})
-	return p.dx
+	}
+}
+
+func (r *poolRun) maxBackward(lo, hi int) {
+	dxs, ds, am, per, outPer := r.xs, r.ys, r.am, r.per, r.outPer
+	for i := lo; i < hi; i++ {
+		d := dxs[i*per : (i+1)*per]
+		clear(d)
+		g, a := ds[i*outPer:(i+1)*outPer], am[i*outPer:(i+1)*outPer]
+		a = a[:len(g)]
+		for j, v := range g {
+			d[a[j]] += v
+		}
+	}
+}
+
+func (r *poolRun) avgForward(lo, hi int) {
+	xs, ys, inv := r.xs, r.ys, r.inv
+	h, w, c, ho, wo, k, s := r.h, r.w, r.c, r.ho, r.wo, r.k, r.s
+	for t := lo; t < hi; t++ {
+		ni, oy := t/ho, t%ho
+		img := xs[ni*h*w*c : (ni+1)*h*w*c]
+		for ox := 0; ox < wo; ox++ {
+			out := (t*wo + ox) * c
+			yr := ys[out : out+c]
+			clear(yr)
+			for iy := oy * s; iy < oy*s+k; iy++ {
+				for ix := ox * s; ix < ox*s+k; ix++ {
+					addTo(yr, img[(iy*w+ix)*c:(iy*w+ix+1)*c])
+				}
+			}
+			for j := range yr {
+				yr[j] *= inv
+			}
+		}
+	}
+}
+
+func (r *poolRun) avgBackward(lo, hi int) {
+	dxs, ds, inv := r.xs, r.ys, r.inv
+	h, w, c, ho, wo, k, s := r.h, r.w, r.c, r.ho, r.wo, r.k, r.s
+	for ni := lo; ni < hi; ni++ {
+		d := dxs[ni*h*w*c : (ni+1)*h*w*c]
+		clear(d)
+		for oy := 0; oy < ho; oy++ {
+			for ox := 0; ox < wo; ox++ {
+				g := ds[((ni*ho+oy)*wo+ox)*c : ((ni*ho+oy)*wo+ox+1)*c]
+				for iy := oy * s; iy < oy*s+k; iy++ {
+					for ix := ox * s; ix < ox*s+k; ix++ {
+						dr := d[(iy*w+ix)*c : (iy*w+ix+1)*c]
+						dr = dr[:len(g)]
+						for j, v := range g {
+							dr[j] += v * inv
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func (r *poolRun) globalForward(lo, hi int) {
+	xs, ys, c, hw, inv := r.xs, r.ys, r.c, r.hw, r.inv
+	for i := lo; i < hi; i++ {
+		yr := ys[i*c : (i+1)*c]
+		clear(yr)
+		for q := 0; q < hw; q++ {
+			addTo(yr, xs[(i*hw+q)*c:(i*hw+q+1)*c])
+		}
+		for j := range yr {
+			yr[j] *= inv
+		}
+	}
+}
+
+func (r *poolRun) globalBackward(lo, hi int) {
+	dxs, ds, c, hw, inv := r.xs, r.ys, r.c, r.hw, r.inv
+	for i := lo; i < hi; i++ {
+		g := ds[i*c : (i+1)*c]
+		for q := 0; q < hw; q++ {
+			d := dxs[(i*hw+q)*c : (i*hw+q+1)*c]
+			d = d[:len(g)]
+			for j, v := range g {
+				d[j] = v * inv
+			}
+		}
+	}
 }

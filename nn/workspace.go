@@ -1,6 +1,10 @@
 package nn
 
-import "github.com/losslab/losslab/tensor"
+import (
+	"sync"
+
+	"github.com/losslab/losslab/tensor"
+)
 
 // Workspace is scratch memory shared by the convolutions of one model. A
 // convolution needs its im2col blocks and per-group weight gradients only
@@ -31,16 +35,63 @@ const minParallel = 1 << 14
 // parallelFor runs fn over [0, n) on the worker threads when the work (n
 // items of itemSize elements each) is large enough to be worth it, else
 // inline. Callers only use it for loops whose iterations are independent, so
-// the result never depends on the split.
+// the result never depends on the split. A closure handed to it is allocated
+// on every call (it escapes to the worker pool): hot loops use parallelRun
+// with a long-lived runner instead.
 func parallelFor(n, itemSize int, fn func(lo, hi int)) {
+	parallelRun(n, itemSize, funcRunner(fn))
+}
+
+// funcRunner adapts a func to tensor.ChunkRunner.
+type funcRunner func(lo, hi int)
+
+func (f funcRunner) RunChunk(lo, hi int) { f(lo, hi) }
+
+// parallelRun is parallelFor with the loop given as a tensor.ChunkRunner,
+// which allocates nothing when r is a pointer to a value that outlives the
+// call (a field of the layer, or an item of a freeList).
+func parallelRun(n, itemSize int, r tensor.ChunkRunner) {
 	if n <= 0 {
 		return
 	}
 	if n == 1 || n*itemSize < minParallel || tensor.Threads() == 1 {
-		fn(0, n)
+		r.RunChunk(0, n)
 		return
 	}
-	tensor.ParallelFor(n, fn)
+	tensor.ParallelRun(n, r)
+}
+
+// freeList keeps the loop runners of package-level helpers (channelSums,
+// reluMask, …) between calls, so that running a loop allocates nothing;
+// the helpers may run concurrently on different models, so each call takes
+// its own runner. (Not a sync.Pool: garbage collection empties those.)
+type freeList[T any] struct {
+	mu    sync.Mutex
+	items []*T
+}
+
+// get returns a runner, a zero one when the list is empty.
+func (f *freeList[T]) get() *T {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := len(f.items)
+	if n == 0 {
+		return new(T)
+	}
+	p := f.items[n-1]
+	f.items[n-1] = nil
+	f.items = f.items[:n-1]
+	return p
+}
+
+// put zeroes p (dropping its references to the caller's slices) and returns
+// it to the list.
+func (f *freeList[T]) put(p *T) {
+	var zero T
+	*p = zero
+	f.mu.Lock()
+	f.items = append(f.items, p)
+	f.mu.Unlock()
 }
 
 // reduceBlockRows is the number of rows (pixels) whose per-channel sums are
@@ -71,22 +122,38 @@ func growF32(s []float32, n int) []float32 {
 // block totals in block order (deterministic, thread-count independent).
 // partial is scratch, returned grown for reuse.
 func channelSums(g []float32, rows, c int, sums []float32, partial []float64) []float64 {
+	r := channelSumRuns.get()
+	r.g, r.rows, r.c = g, rows, c
+	return r.sum(sums, partial)
+}
+
+// maskedChannelSums is the ReLU backward pass fused with channelSums: it sets
+// g = dy·[y > 0] and sums[c] = Σ_rows g[row, c], in one pass.
+func maskedChannelSums(g, dy, y []float32, rows, c int, sums []float32, partial []float64) []float64 {
+	r := channelSumRuns.get()
+	r.g, r.dy, r.y, r.rows, r.c = g, dy, y, rows, c
+	return r.sum(sums, partial)
+}
+
+// channelSumRun is the block loop of channelSums (dy nil) and
+// maskedChannelSums: block b's per-channel sums go to partial[b·C:(b+1)·C].
+type channelSumRun struct {
+	g, dy, y []float32
+	rows, c  int
+	partial  []float64
+}
+
+var channelSumRuns freeList[channelSumRun]
+
+// sum runs the block loop, returns cs to channelSumRuns, and adds the block
+// sums in block order into sums.
+func (cs *channelSumRun) sum(sums []float32, partial []float64) []float64 {
+	rows, c := cs.rows, cs.c
 	nb := (rows + reduceBlockRows - 1) / reduceBlockRows
 	partial = growF64(partial, nb*c)
-	parallelFor(nb, reduceBlockRows*c, func(lo, hi int) {
-		for b := lo; b < hi; b++ {
-			acc := partial[b*c : (b+1)*c]
-			clear(acc)
-			r1 := min((b+1)*reduceBlockRows, rows)
-			for r := b * reduceBlockRows; r < r1; r++ {
-				row := g[r*c : (r+1)*c]
-				acc := acc[:len(row)]
-				for j, v := range row {
-					acc[j] += float64(v)
-				}
-			}
-		}
-	})
+	cs.partial = partial
+	parallelRun(nb, reduceBlockRows*c, cs)
+	channelSumRuns.put(cs)
 	for j := 0; j < c; j++ {
 		var s float64
 		for b := 0; b < nb; b++ {
@@ -97,34 +164,31 @@ func channelSums(g []float32, rows, c int, sums []float32, partial []float64) []
 	return partial
 }
 
-// maskedChannelSums is the ReLU backward pass fused with channelSums: it sets
-// g = dy·[y > 0] and sums[c] = Σ_rows g[row, c], in one pass.
-func maskedChannelSums(g, dy, y []float32, rows, c int, sums []float32, partial []float64) []float64 {
-	nb := (rows + reduceBlockRows - 1) / reduceBlockRows
-	partial = growF64(partial, nb*c)
-	parallelFor(nb, reduceBlockRows*c, func(lo, hi int) {
-		for b := lo; b < hi; b++ {
-			acc := partial[b*c : (b+1)*c]
-			clear(acc)
-			r1 := min((b+1)*reduceBlockRows, rows)
+func (cs *channelSumRun) RunChunk(lo, hi int) {
+	g, dy, y, rows, c, partial := cs.g, cs.dy, cs.y, cs.rows, cs.c, cs.partial
+	for b := lo; b < hi; b++ {
+		acc := partial[b*c : (b+1)*c]
+		clear(acc)
+		r1 := min((b+1)*reduceBlockRows, rows)
+		if dy == nil {
 			for r := b * reduceBlockRows; r < r1; r++ {
-				gr := g[r*c : (r+1)*c]
-				dr, yr := dy[r*c:(r+1)*c], y[r*c:(r+1)*c]
-				acc, dr, yr := acc[:len(gr)], dr[:len(gr)], yr[:len(gr)]
-				for j := range gr {
-					v := passIfPositive(dr[j], yr[j])
-					gr[j] = v
+				row := g[r*c : (r+1)*c]
+				acc := acc[:len(row)]
+				for j, v := range row {
 					acc[j] += float64(v)
 				}
 			}
+			continue
 		}
-	})
-	for j := 0; j < c; j++ {
-		var s float64
-		for b := 0; b < nb; b++ {
-			s += partial[b*c+j]
+		for r := b * reduceBlockRows; r < r1; r++ {
+			gr := g[r*c : (r+1)*c]
+			dr, yr := dy[r*c:(r+1)*c], y[r*c:(r+1)*c]
+			acc, dr, yr := acc[:len(gr)], dr[:len(gr)], yr[:len(gr)]
+			for j := range gr {
+				v := passIfPositive(dr[j], yr[j])
+				gr[j] = v
+				acc[j] += float64(v)
+			}
 		}
-		sums[j] = float32(s)
 	}
-	return partial
 }

@@ -123,7 +123,16 @@ func (p LogitPenalty) Hyperparams() map[string]float64 {
 
 // Loss implements Loss.
 func (p LogitPenalty) Loss(z *tensor.Tensor, labels []int, grad *tensor.Tensor) float64 {
-	return evaluate(p.Name(), z, labels, grad, Softmax{}, []rowTerm{p})
+	return evaluate(p.Name(), z, labels, grad, penalizedSoftmax{p}, nil)
+}
+
+// penalizedSoftmax is cross-entropy plus the penalty p as one row loss, for
+// LogitPenalty.Loss (a terms slice would be allocated on every call).
+type penalizedSoftmax struct{ p LogitPenalty }
+
+func (s penalizedSoftmax) rowLoss(z []float64, y int, grad []float64) float64 {
+	l := crossEntropyRow(z, y, grad)
+	return l + s.p.addRow(z, y, grad)
 }
 
 func (p LogitPenalty) addRow(z []float64, _ int, grad []float64) float64 {

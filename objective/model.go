@@ -38,7 +38,7 @@ func (r ExtraFinalLayerL2) Loss(z *tensor.Tensor, labels []int, grad *tensor.Ten
 // gradient and returns λ‖W‖²/2. It panics if the head does not have exactly
 // one kernel parameter (a model built wrongly by our own code).
 func (r ExtraFinalLayerL2) Regularize(m *nn.Model) float64 {
-	w, _, err := headParams(m.Head)
+	w, err := headKernel(m.Head)
 	if err != nil {
 		panic("objective extra_final_layer_l2: " + err.Error())
 	}
@@ -152,6 +152,22 @@ func (c CosineSoftmax) ModifyHead(m *nn.Model) error {
 	}
 	*slot = NewCosineHead(w, b, c.Tau, c.NormalizeFeatures)
 	return nil
+}
+
+// headKernel is headParams's kernel, read directly from the heads that
+// models and this package build: Regularize runs every training step, and
+// headParams allocates (Params returns a new slice).
+func headKernel(head nn.Layer) (*nn.Param, error) {
+	switch h := head.(type) {
+	case *nn.Linear:
+		return h.Kernel, nil
+	case *CosineHead:
+		return h.Kernel, nil
+	case *DropoutHead:
+		return headKernel(h.Inner)
+	}
+	w, _, err := headParams(head)
+	return w, err
 }
 
 // headParams finds the final layer's kernel (exactly one 2-D parameter of

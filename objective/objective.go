@@ -41,6 +41,7 @@ package objective
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/losslab/losslab/nn"
 	"github.com/losslab/losslab/tensor"
@@ -118,8 +119,10 @@ type rowTerm interface {
 
 // evaluate computes mean_i [base(z_i, y_i) + Σ terms(z_i, y_i)] and its
 // gradient with respect to z, writing the gradient of the mean into grad when
-// grad is not nil.
-func evaluate(name string, z *tensor.Tensor, labels []int, grad *tensor.Tensor, base rowLoss, terms []rowTerm) float64 {
+// grad is not nil. The loss is a type parameter so that evalRun can hold it
+// by value: boxing a value such as LabelSmoothing in an interface that the
+// worker pool sees would allocate on every call.
+func evaluate[L rowLoss](name string, z *tensor.Tensor, labels []int, grad *tensor.Tensor, base L, terms []rowTerm) float64 {
 	if len(z.Shape) != 2 {
 		panic(fmt.Sprintf("objective %s: logits shape %v, want [N K]", name, z.Shape))
 	}
@@ -141,21 +144,52 @@ func evaluate(name string, z *tensor.Tensor, labels []int, grad *tensor.Tensor, 
 	// Rows are independent: split them between the workers, keep each row's
 	// loss and sum them in row order, so the result does not depend on the
 	// number of threads.
-	rowLosses := make([]float64, n)
+	r := getEvalRun[L]()
+	chunks := min(tensor.Threads(), n)
+	r.base, r.terms, r.z, r.labels, r.grad = base, terms, z, labels, grad
 	inv := 1 / float64(n)
-	tensor.ParallelFor(n, func(lo, hi int) {
-		scratch := make([]float64, 2*k)
+	r.n, r.k, r.chunks, r.inv = n, k, chunks, inv
+	r.rowLosses = resize(r.rowLosses, n)
+	r.scratch = resize(r.scratch, chunks*2*k)
+	tensor.ParallelRun(chunks, r)
+	var total float64
+	for _, l := range r.rowLosses {
+		total += l
+	}
+	putEvalRun(r)
+	return total * inv
+}
+
+// evalRun is evaluate's loop, chunk w of chunks doing rows
+// [w·n/chunks, (w+1)·n/chunks) with its own scratch. Runs are kept between
+// calls (evalRuns): handing the worker pool a fresh closure would allocate
+// it on every call.
+type evalRun[L rowLoss] struct {
+	base         L
+	terms        []rowTerm
+	z, grad      *tensor.Tensor
+	labels       []int
+	n, k, chunks int
+	inv          float64
+	rowLosses    []float64
+	scratch      []float64 // 2k per chunk
+}
+
+func (r *evalRun[L]) RunChunk(lo, hi int) {
+	k, z, grad, labels, inv := r.k, r.z, r.grad, r.labels, r.inv
+	for w := lo; w < hi; w++ {
+		scratch := r.scratch[w*2*k : (w+1)*2*k]
 		row, g := scratch[:k], scratch[k:]
-		for i := lo; i < hi; i++ {
+		for i := w * r.n / r.chunks; i < (w+1)*r.n/r.chunks; i++ {
 			y := labels[i]
 			for j, v := range z.Data[i*k : (i+1)*k] {
 				row[j] = float64(v)
 			}
-			l := base.rowLoss(row, y, g)
-			for _, t := range terms {
+			l := r.base.rowLoss(row, y, g)
+			for _, t := range r.terms {
 				l += t.addRow(row, y, g)
 			}
-			rowLosses[i] = l
+			r.rowLosses[i] = l
 			if grad != nil {
 				out := grad.Data[i*k : (i+1)*k]
 				for j, v := range g {
@@ -163,12 +197,39 @@ func evaluate(name string, z *tensor.Tensor, labels []int, grad *tensor.Tensor, 
 				}
 			}
 		}
-	})
-	var total float64
-	for _, l := range rowLosses {
-		total += l
 	}
-	return total * inv
+}
+
+// evalRuns holds the idle evalRuns of every loss type (evaluate may run
+// concurrently). Not a sync.Pool: garbage collection empties those.
+var evalRuns struct {
+	sync.Mutex
+	list []any // *evalRun[L] for the types L used
+}
+
+func getEvalRun[L rowLoss]() *evalRun[L] {
+	evalRuns.Lock()
+	defer evalRuns.Unlock()
+	list := evalRuns.list
+	for i := len(list) - 1; i >= 0; i-- {
+		if r, ok := list[i].(*evalRun[L]); ok {
+			last := len(list) - 1
+			list[i] = list[last]
+			list[last] = nil
+			evalRuns.list = list[:last]
+			return r
+		}
+	}
+	return new(evalRun[L])
+}
+
+// putEvalRun drops r's references to the caller's data and lists it.
+func putEvalRun[L rowLoss](r *evalRun[L]) {
+	var zero L
+	r.base, r.terms, r.z, r.labels, r.grad = zero, nil, nil, nil, nil
+	evalRuns.Lock()
+	evalRuns.list = append(evalRuns.list, r)
+	evalRuns.Unlock()
 }
 
 // softmaxRow writes softmax(z) into p and returns log Σ_j exp(z_j), with

@@ -54,6 +54,7 @@ type SGD struct {
 	params   []*nn.Param
 	decay    []bool      // per parameter: apply weight decay
 	velocity [][]float32 // per parameter; nil for buffers or when μ = 0
+	run      sgdRun
 }
 
 // NewSGD returns an optimiser for params. It panics on an invalid
@@ -115,10 +116,21 @@ func (o *SGD) Step(lr float64) {
 			sgdUpdate(w, g, v, eta, mu, wd, nesterov)
 			continue
 		}
-		tensor.ParallelFor(len(w), func(lo, hi int) {
-			sgdUpdate(w[lo:hi], g[lo:hi], vpart(v, lo, hi), eta, mu, wd, nesterov)
-		})
+		o.run = sgdRun{w: w, g: g, v: v, eta: eta, mu: mu, wd: wd, nesterov: nesterov}
+		tensor.ParallelRun(len(w), &o.run)
 	}
+}
+
+// sgdRun is Step's loop over one large parameter, kept in the optimiser:
+// handing the worker pool a fresh closure would allocate it on every call.
+type sgdRun struct {
+	w, g, v     []float32
+	eta, mu, wd float32
+	nesterov    bool
+}
+
+func (r *sgdRun) RunChunk(lo, hi int) {
+	sgdUpdate(r.w[lo:hi], r.g[lo:hi], vpart(r.v, lo, hi), r.eta, r.mu, r.wd, r.nesterov)
 }
 
 func vpart(v []float32, lo, hi int) []float32 {

@@ -162,6 +162,18 @@ type Reliability struct {
 	After       []metrics.ReliabilityBin `json:"after"`
 }
 
+// TargetInput is how a transfer target's images were brought to the
+// pretrained models' input shape before probing or fine-tuning; a target
+// whose images already had that shape has none.
+type TargetInput struct {
+	Target string `json:"target"`
+	From   []int  `json:"from"` // the target's example shape [H, W, C]
+	To     []int  `json:"to"`   // the models' input shape
+	// Preprocessing says in words what was done: "resized from 8×8 to
+	// 28×28 with bicubic interpolation (…), grey → RGB by replication".
+	Preprocessing string `json:"preprocessing"`
+}
+
 // Analyses is analyses.json: everything in the report that is not a
 // per-model metric.
 type Analyses struct {
@@ -173,6 +185,9 @@ type Analyses struct {
 	CKA         *CKAResult    `json:"cka,omitempty"`
 	Predictions *Predictions  `json:"predictions,omitempty"`
 	Reliability []Reliability `json:"reliability,omitempty"`
+	// TargetInputs lists the transfer targets whose images were converted
+	// to the models' input shape, by target.
+	TargetInputs []TargetInput `json:"target_inputs,omitempty"`
 	// TauKey is the cosine-softmax temperature hyperparameter's key ("tau").
 	TauKey string `json:"tau_key,omitempty"`
 }

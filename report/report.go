@@ -319,6 +319,10 @@ func (b *builder) build() {
 		} else {
 			text += " Fine-tuning transfer is not run by this study."
 		}
+		for _, in := range b.an.TargetInputs {
+			text += fmt.Sprintf(" Target %s has %s images: %s, to the pretrained models' input %s.",
+				in.Target, shapeWords(in.From), in.Preprocessing, shapeWords(in.To))
+		}
 		blocks := append([]block{{text: text}}, tables...)
 		sec("Transfer", append(blocks, block{text: "Transfer against class separation is the Summary's figure."}, block{figure: "tau_sweep"})...)
 	}
@@ -691,4 +695,13 @@ func (b *builder) render(figs map[string]*rendered) (string, string) {
 	}
 	h.WriteString("</body></html>\n")
 	return md.String(), h.String()
+}
+
+// shapeWords writes an example shape [H, W, C] as "H×W×C".
+func shapeWords(shape []int) string {
+	s := make([]string, len(shape))
+	for i, v := range shape {
+		s[i] = strconv.Itoa(v)
+	}
+	return strings.Join(s, "×")
 }

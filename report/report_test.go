@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -255,5 +256,44 @@ func TestFineTuningColumnAndSpread(t *testing.T) {
 	}
 	if strings.Contains(string(md), "Fine-tuning transfer is not run") {
 		t.Error("report.md says fine-tuning is not run")
+	}
+}
+
+// The Transfer section states how each converted target was preprocessed,
+// and says nothing of targets that needed no conversion.
+func TestTransferStatesTargetPreprocessing(t *testing.T) {
+	dir := fixture(t, true)
+	if err := Generate(dir); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, MarkdownFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(md), "to the pretrained models' input") {
+		t.Error("report.md describes a conversion the study did not make")
+	}
+	an, err := ReadAnalyses(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	an.TargetInputs = []TargetInput{{Target: "fashion-mnist", From: []int{8, 8, 1}, To: []int{32, 32, 3},
+		Preprocessing: "resized from 8×8 to 32×32 with bicubic interpolation (Keys a = −0.5), grey → RGB by replication"}}
+	b, _ := json.Marshal(an)
+	if err := os.WriteFile(filepath.Join(dir, AnalysesFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Generate(dir); err != nil {
+		t.Fatal(err)
+	}
+	want := "Target fashion-mnist has 8×8×1 images: resized from 8×8 to 32×32 with bicubic interpolation (Keys a = −0.5), grey → RGB by replication, to the pretrained models' input 32×32×3."
+	for f, w := range map[string]string{MarkdownFile: want, HTMLFile: html.EscapeString(want)} {
+		text, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(text), w) {
+			t.Errorf("%s lacks %q", f, w)
+		}
 	}
 }

@@ -68,6 +68,11 @@ type Unit struct {
 // kind's computation or outputs change, so that stale results are not
 // reused; a kind not listed is at version 1. Versions are per kind, so a
 // new analysis does not retrain the models it reads.
+//
+// Converting transfer targets of another shape (data.Convert) bumped
+// nothing: a target that already had the models' shape is read as before,
+// and one that did not was refused, so no earlier result changes meaning.
+// A change to data.Convert must bump transfer, finetune and finetune-lr.
 var unitVersions = map[string]int{
 	KindEvaluate: 2, // + r2_train
 	KindTransfer: 2, // + the raw-feature probe
@@ -273,7 +278,8 @@ func (pl *planner) finetune(base train.Config, vars []variant) error {
 		if len(s.FinetuneTargets) > 0 && !slices.Contains(s.FinetuneTargets, target) {
 			continue
 		}
-		if note := finetuneTargetNote(pl.datasets, s.Dataset, target); note != "" {
+		name, note := finetuneInput(pl.datasets, s.Dataset, target)
+		if note != "" {
 			pl.note(note)
 			continue
 		}
@@ -285,8 +291,8 @@ func (pl *planner) finetune(base train.Config, vars []variant) error {
 		if len(s.FinetuneLRs) >= 2 {
 			ref := pl.trained[referenceVariant(vars)*len(pl.seeds)]
 			valN := max(1, int(math.Round(DefaultFinetuneValFraction*float64(trainN))))
-			c := finetuneConfig(s, base, target, ref.train.Seed, trainN-valN)
-			c.Dataset, c.LR = data.HoldoutName(target, valN), s.FinetuneLRs[0]
+			c := finetuneConfig(s, base, name, ref.train.Seed, trainN-valN)
+			c.Dataset, c.LR = data.HoldoutName(name, valN), s.FinetuneLRs[0]
 			c.TrainLimit = trainN - valN
 			if err := c.Validate(); err != nil {
 				return fmt.Errorf("study %s, choosing the fine-tuning rate on %s: %w", s.Name, target, err)
@@ -297,7 +303,7 @@ func (pl *planner) finetune(base train.Config, vars []variant) error {
 			chooser = &u
 		}
 		for _, m := range pl.trained {
-			c := finetuneConfig(s, base, target, m.train.Seed, trainN)
+			c := finetuneConfig(s, base, name, m.train.Seed, trainN)
 			deps := []string{m.train.ID}
 			if chooser != nil {
 				deps = append(deps, chooser.ID)
@@ -433,8 +439,9 @@ func variantLess(a, b variant) bool {
 }
 
 // finetuneConfig is the recipe of fine-tuning a model pretrained with seed
-// on target: the study's optimiser settings, softmax cross-entropy whatever
-// the pretraining objective (as Kornblith et al. 2021 fine-tune), the
+// on target (the name of its dataset at the models' input shape,
+// finetuneInput): the study's optimiser settings, softmax cross-entropy
+// whatever the pretraining objective (as Kornblith et al. 2021 fine-tune), the
 // spec's finetune_epochs (raised until trainN examples give at least
 // finetune_min_steps steps) and finetune_lr with cosine decay and no warmup,
 // on the transfer subsets the probes use (transfer_train, transfer_test),
@@ -457,23 +464,26 @@ func finetuneConfig(s Spec, base train.Config, target string, seed uint64, train
 	return c.Resolved()
 }
 
-// finetuneTargetNote returns a note when target cannot be fine-tuned on
-// from a model pretrained on source, or "" when it can: it must be a
-// dataset with the source's example shape.
-func finetuneTargetNote(datasets *data.Resolver, source, target string) string {
+// finetuneInput returns the dataset a model pretrained on source is
+// fine-tuned on for target: target itself when its examples have the
+// source's shape, target converted to it (modelInput) when they differ
+// only in height, width or grey ↔ RGB, and otherwise a note saying why
+// target is skipped.
+func finetuneInput(datasets *data.Resolver, source, target string) (name, note string) {
 	if note := targetMissing(datasets, target); note != "" {
-		return "finetune: " + note
+		return "", "finetune: " + note
 	}
 	src, _, err := datasets.Load(source)
 	if err != nil {
-		return fmt.Sprintf("finetune: pretraining dataset %s: %v; skipped", source, err)
+		return "", fmt.Sprintf("finetune: pretraining dataset %s: %v; skipped", source, err)
 	}
 	tr, _, err := datasets.Load(target)
 	if err != nil {
-		return fmt.Sprintf("finetune: transfer target %s: %v; skipped", target, err)
+		return "", fmt.Sprintf("finetune: transfer target %s: %v; skipped", target, err)
 	}
-	if !slices.Equal(src.ExampleShape(), tr.ExampleShape()) {
-		return fmt.Sprintf("finetune: transfer target %s has examples %v, the pretrained models take %v; skipped", target, tr.ExampleShape(), src.ExampleShape())
+	name, err = modelInput(target, tr.ExampleShape(), src.ExampleShape())
+	if err != nil {
+		return "", fmt.Sprintf("finetune: %v; skipped", err)
 	}
-	return ""
+	return name, ""
 }

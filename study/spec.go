@@ -53,7 +53,9 @@ type Spec struct {
 	// Seeds are the training seeds of every objective.
 	Seeds []uint64 `yaml:"seeds" json:"seeds"`
 	// Transfer lists the transfer targets: dataset names or derived tasks
-	// (data.DerivedTasks), e.g. "fashion-mnist", "mnist-rot90".
+	// (data.DerivedTasks), e.g. "fashion-mnist", "mnist-rot90". A target
+	// whose images differ from the pretraining images in size or grey/RGB
+	// is converted to the models' input (data.Convert).
 	Transfer []string `yaml:"transfer,omitempty" json:"transfer,omitempty"`
 	// TransferTrain and TransferTest are the number of examples of each
 	// transfer target's training and test split used by the probes.

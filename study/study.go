@@ -21,8 +21,10 @@ package study
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -60,6 +62,10 @@ type Options struct {
 	// Datasets resolves the spec's dataset names; nil resolves catalogue
 	// names, paths, derived tasks and holdout splits (data.Resolver).
 	Datasets *data.Resolver
+	// Wait makes a study folder in use by another process a reason to
+	// wait (until it is free, or the context is done) rather than to fail
+	// at once. Units always wait for one another: see Store.RunUnit.
+	Wait bool
 }
 
 func (o Options) store() Store {
@@ -109,7 +115,7 @@ func Run(ctx context.Context, s Spec, o Options) (*Plan, error) {
 // study folder throughout, so that a second process on the same folder
 // neither overwrites the plan nor redoes the units.
 func SaveAndRunPlan(ctx context.Context, p *Plan, o Options) error {
-	release, err := lockStudy(o.Dir)
+	release, err := lockStudy(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -120,14 +126,20 @@ func SaveAndRunPlan(ctx context.Context, p *Plan, o Options) error {
 	return runPlan(ctx, p, o)
 }
 
-// lockStudy gives this process the study folder dir (created if needed):
-// a second process would redo every unit the first is running (finished
-// units are skipped either way) and could overwrite its plan.
-func lockStudy(dir string) (release func(), err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// lockStudy gives this process the study folder o.Dir (created if
+// needed), waiting for it if o.Wait: a second process would redo every
+// unit the first is running (finished units are skipped either way) and
+// could overwrite its plan.
+func lockStudy(ctx context.Context, o Options) (release func(), err error) {
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	return folderlock.Lock(dir)
+	if !o.Wait {
+		return folderlock.Lock(o.Dir)
+	}
+	return folderlock.Wait(ctx, o.Dir, func(b *folderlock.BusyError) {
+		fmt.Fprintf(o.log(), "study folder %s is in use by %s: waiting for it to finish\n", o.Dir, b.Holder)
+	})
 }
 
 // RunPlan runs p's unfinished units, up to o.Jobs at a time (0: one per
@@ -140,7 +152,7 @@ func lockStudy(dir string) (release func(), err error) {
 // goroutine or core does the work (package tensor), so a unit gives the
 // same bits whatever else runs beside it.
 func RunPlan(ctx context.Context, p *Plan, o Options) error {
-	release, err := lockStudy(o.Dir)
+	release, err := lockStudy(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -288,6 +300,15 @@ func Gather(p *Plan, o Options) error {
 				return err
 			}
 			an.CKA = &c
+		case KindTransfer, KindFinetune:
+			var in report.TargetInput
+			switch err := jsonfile.Read(filepath.Join(dir, targetInputFile), &in); {
+			case errors.Is(err, fs.ErrNotExist): // the target needed no conversion
+			case err != nil:
+				return err
+			case !slices.ContainsFunc(an.TargetInputs, func(t report.TargetInput) bool { return t.Target == in.Target }):
+				an.TargetInputs = append(an.TargetInputs, in)
+			}
 		case KindPredictions, KindExportPredictions:
 			var pr report.Predictions
 			if err := jsonfile.Read(filepath.Join(dir, "predictions.json"), &pr); err != nil {
@@ -412,6 +433,13 @@ func (p *progress) unit(u *Unit) train.Progress {
 type unitProgress struct {
 	p *progress
 	u *Unit
+}
+
+// Waiting implements Waiter.
+func (up unitProgress) Waiting(msg string) {
+	up.p.mu.Lock()
+	defer up.p.mu.Unlock()
+	fmt.Fprintf(up.p.w, "    %s\n", msg)
 }
 
 // Step implements train.Progress: a status line every two seconds.

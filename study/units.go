@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/data/corrupt"
+	"github.com/losslab/losslab/internal/folderlock"
 	"github.com/losslab/losslab/internal/jsonfile"
 	"github.com/losslab/losslab/metrics"
 	"github.com/losslab/losslab/nn"
@@ -73,9 +76,22 @@ func (s Store) Marker(id string) (*Marker, error) {
 	return &m, nil
 }
 
+// Waiter is a train.Progress that is also told when RunUnit waits for a
+// unit that another process is running.
+type Waiter interface {
+	Waiting(msg string)
+}
+
 // RunUnit runs u unless it is finished, then writes its marker. Its
 // dependencies must be finished. A unit interrupted midway leaves no
 // marker and is redone (training resumes from its checkpoint).
+//
+// The unit's folder is locked while it runs (package folderlock). A unit
+// that another live process is running (a requeued Slurm task or a
+// replacement pod whose first attempt still runs, or another study sharing
+// the store) is waited for, not run a second time beside it, nor failed:
+// once that process lets go, the unit is done if it finished it, and run
+// here (resuming) if it did not. A progress that is a Waiter is told.
 func (s Store) RunUnit(ctx context.Context, p *Plan, u *Unit, progress train.Progress) error {
 	if s.Done(u.ID) {
 		return nil
@@ -89,12 +105,23 @@ func (s Store) RunUnit(ctx context.Context, p *Plan, u *Unit, progress train.Pro
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	release, err := folderlock.Wait(ctx, dir, func(b *folderlock.BusyError) {
+		if w, ok := progress.(Waiter); ok {
+			w.Waiting(fmt.Sprintf("unit %s is being run by %s: waiting for it", u.ID, b.Holder))
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("unit %s: %w", u.ID, err)
+	}
+	defer release()
+	if s.Done(u.ID) {
+		return nil // finished by the process waited for
+	}
 	if err := jsonfile.Write(filepath.Join(dir, "unit.json"), u); err != nil {
 		return err
 	}
 	start := time.Now()
 	var ms []Metric
-	var err error
 	switch u.Kind {
 	case KindTrain:
 		ms, err = s.runTrain(ctx, u, progress)
@@ -348,6 +375,36 @@ func (s Store) runFeatures(u *Unit) ([]Metric, error) {
 	return nil, jsonfile.Write(filepath.Join(dir, "layers.json"), featureLayers{names, test.Len(), represent.SpatialRule})
 }
 
+// modelInput is the name under which the resolver gives transfer target
+// converted to a model's input shape: the target itself when its examples
+// have that shape, data.ResizedName when they differ only in height, width
+// or grey ↔ RGB channels, and otherwise an error naming both shapes.
+func modelInput(target string, have, want []int) (string, error) {
+	if slices.Equal(have, want) {
+		return target, nil
+	}
+	if _, err := data.NewConversion(have, want); err != nil {
+		return "", fmt.Errorf("transfer target %s has examples %v; the model takes %v, and only the height, width and channels grey ↔ RGB (1 ↔ 3) are converted", target, have, want)
+	}
+	return data.ResizedName(target, want), nil
+}
+
+// targetInputFile, in a transfer or fine-tuning unit's folder, records how
+// the target's images were converted to the model's input shape; a unit
+// whose target needed no conversion has none.
+const targetInputFile = "target_input.json"
+
+// writeTargetInput writes u's targetInputFile: its target's examples of
+// shape from were converted to shape to.
+func (s Store) writeTargetInput(u *Unit, from, to []int) error {
+	c, err := data.NewConversion(from, to)
+	if err != nil {
+		return err
+	}
+	return jsonfile.Write(filepath.Join(s.UnitDir(u.ID), targetInputFile),
+		report.TargetInput{Target: u.Target, From: c.From, To: c.To, Preprocessing: c.String()})
+}
+
 func (s Store) runTransfer(p *Plan, u *Unit) ([]Metric, error) {
 	m, cfg, err := s.loadModel(u.Deps[0])
 	if err != nil {
@@ -357,10 +414,26 @@ func (s Store) runTransfer(p *Plan, u *Unit) ([]Metric, error) {
 	if err != nil {
 		return nil, err
 	}
-	if want := m.InputShape; fmt.Sprint(tr.ExampleShape()) != fmt.Sprint(want) {
-		return nil, fmt.Errorf("transfer target %s has examples %v; the model takes %v", u.Target, tr.ExampleShape(), want)
+	name, err := modelInput(u.Target, tr.ExampleShape(), m.InputShape)
+	if err != nil {
+		return nil, err
 	}
 	tr, te = tr.Head(u.TrainN), te.Head(u.TestN)
+	if name != u.Target {
+		// Only the probed examples are converted (as the resolver would
+		// convert name, image by image): a whole split at the model's
+		// size can be many times the target's.
+		from := tr.ExampleShape()
+		if tr, err = data.Convert(tr, m.InputShape, name); err != nil {
+			return nil, err
+		}
+		if te, err = data.Convert(te, m.InputShape, name); err != nil {
+			return nil, err
+		}
+		if err := s.writeTargetInput(u, from, m.InputShape); err != nil {
+			return nil, err
+		}
+	}
 	cfg.EvalCrop = 0 // transfer images are used whole
 	ftr, err := train.Penultimate(m, cfg, tr)
 	if err != nil {
@@ -411,6 +484,19 @@ func (s Store) runFinetune(ctx context.Context, u *Unit, progress train.Progress
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Dataset != u.Target { // the planner chose a conversion (finetuneInput)
+		from, _, err := s.Datasets.Load(u.Target)
+		if err != nil {
+			return nil, err
+		}
+		to, _, err := s.Datasets.Load(cfg.Dataset)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.writeTargetInput(u, from.ExampleShape(), to.ExampleShape()); err != nil {
+			return nil, err
+		}
+	}
 	return []Metric{{"finetune_" + u.Target + "_top1", res.TestAccuracy}, {"finetune_" + u.Target + "_lr", cfg.LR}}, nil
 }
 
@@ -436,9 +522,14 @@ type lrChoice struct {
 // its own folder, so an interrupted choice resumes), scores each on the
 // validation split, and writes the choice.
 func (s Store) runFinetuneLR(ctx context.Context, u *Unit, progress train.Progress) ([]Metric, error) {
-	// The candidates train on HoldoutName(u.Target, u.ValN) (the planner
+	// The candidates train on HoldoutName(NAME, u.ValN), NAME the target
+	// as the models read it (converted when its images differ; the planner
 	// sets it): score them on its held-out part.
-	_, val, _, err := s.Datasets.Holdout(u.Target, u.ValN)
+	name, ok := strings.CutSuffix(u.Config.Dataset, data.HoldoutName("", u.ValN))
+	if !ok {
+		return nil, fmt.Errorf("dataset %s is not a holdout of %d examples", u.Config.Dataset, u.ValN)
+	}
+	_, val, _, err := s.Datasets.Holdout(name, u.ValN)
 	if err != nil {
 		return nil, err
 	}

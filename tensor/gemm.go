@@ -24,8 +24,21 @@ import (
 // assembly micro-kernel computes each MR×NR tile of C over KC; edge tiles go
 // through a small temporary tile.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	Workers(Threads()).Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Workers is the number of threads a product may use. Gemm and
+// GemmSegmented use Threads(); Workers(1).Gemm runs on the calling goroutine
+// alone, for callers that already keep every thread busy with products of
+// their own (a convolution's per-thread groups of examples), where cutting
+// each product up again would only add hand-offs between threads. The
+// result does not depend on it.
+type Workers int
+
+// Gemm is Gemm on at most w threads.
+func (w Workers) Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemmArgs(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc)
-	gemm(transA, transB, m, n, k, alpha, a, lda, segments{}, b, ldb, beta, c, ldc)
+	gemm(int(w), transA, transB, m, n, k, alpha, a, lda, segments{}, b, ldb, beta, c, ldc)
 }
 
 // GemmSegmented is Gemm (alpha = 1, op(B) = B) for an A read in place from
@@ -46,6 +59,11 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 // Gemm's, but may differ in rounding from Gemm on the copied-out matrix (the
 // k dimension is summed in blocks that do not cross a run).
 func GemmSegmented(transA bool, m, n, k int, a []float32, lda, segLen, segStride int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	Workers(Threads()).GemmSegmented(transA, m, n, k, a, lda, segLen, segStride, b, ldb, beta, c, ldc)
+}
+
+// GemmSegmented is GemmSegmented on at most w threads.
+func (w Workers) GemmSegmented(transA bool, m, n, k int, a []float32, lda, segLen, segStride int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	segDim := k
 	if transA {
 		segDim = m
@@ -71,7 +89,7 @@ func GemmSegmented(transA bool, m, n, k int, a []float32, lda, segLen, segStride
 		}
 		checkMatrix("B", k, n, b, ldb)
 	}
-	gemm(transA, false, m, n, k, 1, a, lda, segments{segLen, segStride}, b, ldb, beta, c, ldc)
+	gemm(int(w), transA, false, m, n, k, 1, a, lda, segments{segLen, segStride}, b, ldb, beta, c, ldc)
 }
 
 // segments describes a segmented dimension of A (GemmSegmented); the zero
@@ -87,7 +105,7 @@ func (s segments) off(i int) int {
 	return i/s.len*s.stride + i%s.len
 }
 
-func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, seg segments, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func gemm(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, seg segments, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -95,17 +113,17 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		scaleMatrix(m, n, beta, c, ldc)
 		return
 	}
-	job := gemmJobs.Get().(*gemmJob)
+	job := getGemmJob()
 	job.kern = activeKernel.Load().forWidth(n)
 	job.transA, job.transB = transA, transB
 	job.m, job.n, job.k = m, n, k
 	job.alpha, job.beta = alpha, beta
 	job.a, job.lda, job.b, job.ldb, job.c, job.ldc = a, lda, b, ldb, c, ldc
 	job.seg = seg
-	job.plan(Threads())
+	job.plan(threads)
 	job.run()
 	job.release()
-	gemmJobs.Put(job)
+	putGemmJob(job)
 }
 
 // GemmFlops is the floating-point operation count of an m×n×k product
@@ -155,7 +173,7 @@ type gemmJob struct {
 	kcStep    int      // depth of the k blocks (all but the last of a run)
 	kBlocks   int      // number of k blocks
 	kbPerSeg  int      // k blocks per run of a segmented k, else 0
-	workers   int // goroutines claiming tasks
+	workers   int      // goroutines claiming tasks
 	chunks    int
 	splitRows bool
 	tiles     int // tiles along the split dimension
@@ -178,7 +196,32 @@ type gemmJob struct {
 	next    atomic.Int64 // next task to claim
 }
 
-var gemmJobs = sync.Pool{New: func() any { return new(gemmJob) }}
+// gemmJobFree is a free list of jobs. Like packBufferFree it is not a
+// sync.Pool, which empties on garbage collection: a training step would then
+// allocate its jobs again after every collection.
+var gemmJobFree struct {
+	sync.Mutex
+	list []*gemmJob
+}
+
+func getGemmJob() *gemmJob {
+	f := &gemmJobFree
+	f.Lock()
+	defer f.Unlock()
+	if n := len(f.list); n > 0 {
+		g := f.list[n-1]
+		f.list[n-1] = nil
+		f.list = f.list[:n-1]
+		return g
+	}
+	return new(gemmJob)
+}
+
+func putGemmJob(g *gemmJob) {
+	gemmJobFree.Lock()
+	gemmJobFree.list = append(gemmJobFree.list, g)
+	gemmJobFree.Unlock()
+}
 
 // plan chooses how the product is cut. Splitting rows makes every chunk
 // need all of op(B) (packed once and shared when it fits sharedBMaxFloats)
@@ -554,15 +597,27 @@ type packedB struct {
 	class int // capacity is 1<<class floats
 }
 
-// packedBPools hold packed-B buffers by size class (capacity 2^class), so
-// that a request is never handed a buffer too small for it: with one pool
+// packedBFree holds packed-B buffers by size class (capacity 2^class), so
+// that a request is never handed a buffer too small for it: with one list
 // for all sizes, the GEMMs of a training step, whose B panels differ in
-// size, kept trading buffers and reallocating them.
-var packedBPools [48]sync.Pool
+// size, kept trading buffers and reallocating them. Free lists rather than
+// sync.Pools, which empty on garbage collection (see packBufferFree).
+var packedBFree struct {
+	sync.Mutex
+	lists [48][]*packedB
+}
 
 func getPackedB(n int) *packedB {
 	class := bits.Len(uint(max(n, 1) - 1))
-	p, _ := packedBPools[class].Get().(*packedB)
+	f := &packedBFree
+	f.Lock()
+	var p *packedB
+	if l := f.lists[class]; len(l) > 0 {
+		p = l[len(l)-1]
+		l[len(l)-1] = nil
+		f.lists[class] = l[:len(l)-1]
+	}
+	f.Unlock()
 	if p == nil {
 		p = &packedB{data: alignedFloats(1 << class), class: class}
 	}
@@ -570,7 +625,11 @@ func getPackedB(n int) *packedB {
 	return p
 }
 
-func putPackedB(p *packedB) { packedBPools[p.class].Put(p) }
+func putPackedB(p *packedB) {
+	packedBFree.Lock()
+	packedBFree.lists[p.class] = append(packedBFree.lists[p.class], p)
+	packedBFree.Unlock()
+}
 
 // packBuffers are one thread's packing areas, reused across calls.
 type packBuffers struct {

@@ -21,6 +21,26 @@ func gemmKernel12x32AVX512(kc int, a *float32, rsA, csA int, b *float32, csB int
 //go:noescape
 func gemmKernel12x16AVX512(kc int, a *float32, rsA, csA int, b *float32, csB int, c *float32, ldc int, alpha, beta float32)
 
+// CPUFeatures lists the vector extensions the kernels may use and this CPU
+// has (as golang.org/x/sys/cpu sees them), for benchmark reports.
+func CPUFeatures() []string {
+	var fs []string
+	for _, f := range []struct {
+		name string
+		has  bool
+	}{
+		{"avx", cpu.X86.HasAVX}, {"avx2", cpu.X86.HasAVX2}, {"fma", cpu.X86.HasFMA},
+		{"avx512f", cpu.X86.HasAVX512F}, {"avx512dq", cpu.X86.HasAVX512DQ},
+		{"avx512bw", cpu.X86.HasAVX512BW}, {"avx512vl", cpu.X86.HasAVX512VL},
+		{"avx512vnni", cpu.X86.HasAVX512VNNI}, {"avx512bf16", cpu.X86.HasAVX512BF16},
+	} {
+		if f.has {
+			fs = append(fs, f.name)
+		}
+	}
+	return fs
+}
+
 // archKernels returns the assembly kernels, slowest first. Block sizes (Zen 4:
 // 32 KiB L1d, 1 MiB L2 per core): the B micro-panel (KC×NR, 20 KiB for AVX2)
 // stays in L1 while A micro-panels stream from the MC×KC block in L2, and the

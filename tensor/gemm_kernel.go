@@ -86,6 +86,18 @@ func SetKernel(name string) error {
 // Kernel names the GEMM micro-kernel in use.
 func Kernel() string { return activeKernel.Load().name }
 
+// KernelTiles describes the register tiles of the kernel in use, e.g.
+// "12x32; 12x16 when n ≤ 16": what a measurement ran, in a benchmark's
+// output.
+func KernelTiles() string {
+	k := activeKernel.Load()
+	s := fmt.Sprintf("%dx%d", k.mr, k.nr)
+	if k.narrow != nil {
+		s += fmt.Sprintf("; %dx%d when n ≤ %d", k.narrow.mr, k.narrow.nr, k.narrow.nr)
+	}
+	return s
+}
+
 // SupportedKernels lists the GEMM micro-kernels this CPU can run, slowest
 // (the portable Go one) first.
 func SupportedKernels() []string {

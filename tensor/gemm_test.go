@@ -700,3 +700,23 @@ func TestGemmSegmentedPanics(t *testing.T) {
 		}()
 	}
 }
+
+// Workers(1) computes on the calling goroutine what Gemm computes on all
+// threads, bit for bit.
+func TestWorkersOneMatchesGemm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(51, 52))
+	withThreads(2, func() {
+		for _, shape := range [][3]int{{300, 40, 500}, {1000, 16, 144}, {64, 700, 90}} {
+			g := newGemmCase(rng, false, true, shape[0], shape[1], shape[2], 1, 0.5, 1)
+			all := append([]float32(nil), g.c.data...)
+			one := append([]float32(nil), g.c.data...)
+			g.run(all)
+			Workers(1).Gemm(g.transA, g.transB, g.m, g.n, g.k, g.alpha, g.a.data, g.a.ld, g.b.data, g.b.ld, g.beta, one, g.c.ld)
+			for i := range all {
+				if math.Float32bits(all[i]) != math.Float32bits(one[i]) && !math.IsNaN(float64(all[i])) {
+					t.Fatalf("%s: C[%d] = %v on 2 threads, %v on the caller alone", g, i, all[i], one[i])
+				}
+			}
+		}
+	})
+}

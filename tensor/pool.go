@@ -28,7 +28,12 @@ var (
 	// itself, so queueing never blocks.
 	taskQueue = make(chan poolTask, 1024)
 
-	joins = sync.Pool{New: func() any { return &joinCounter{done: make(chan struct{}, 1)} }}
+	// joinFree is a free list of join counters. It is not a sync.Pool, which
+	// garbage collection empties: a training step would then allocate.
+	joinFree struct {
+		sync.Mutex
+		list []*joinCounter
+	}
 )
 
 func init() { threads.Store(int32(runtime.GOMAXPROCS(0))) }
@@ -77,7 +82,7 @@ func ParallelRun(n int, r ChunkRunner) {
 		return
 	}
 	startWorkers(t - 1)
-	j := joins.Get().(*joinCounter)
+	j := getJoin()
 	j.pending.Store(int32(t - 1))
 	for w := 0; w < t-1; w++ {
 		task := poolTask{r: r, lo: w * n / t, hi: (w + 1) * n / t, join: j}
@@ -91,13 +96,13 @@ func ParallelRun(n int, r ChunkRunner) {
 	for {
 		select {
 		case <-j.done:
-			joins.Put(j)
+			putJoin(j)
 			return
 		default:
 		}
 		select {
 		case <-j.done:
-			joins.Put(j)
+			putJoin(j)
 			return
 		case task := <-taskQueue:
 			task.run()
@@ -124,6 +129,26 @@ func (t poolTask) run() {
 type joinCounter struct {
 	pending atomic.Int32
 	done    chan struct{}
+}
+
+func getJoin() *joinCounter {
+	f := &joinFree
+	f.Lock()
+	if n := len(f.list); n > 0 {
+		j := f.list[n-1]
+		f.list[n-1] = nil
+		f.list = f.list[:n-1]
+		f.Unlock()
+		return j
+	}
+	f.Unlock()
+	return &joinCounter{done: make(chan struct{}, 1)}
+}
+
+func putJoin(j *joinCounter) {
+	joinFree.Lock()
+	joinFree.list = append(joinFree.list, j)
+	joinFree.Unlock()
 }
 
 // startWorkers makes sure at least n worker goroutines exist. Workers are

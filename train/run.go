@@ -86,7 +86,17 @@ func Run(ctx context.Context, cfg Config, dir string, opts Options) (*Result, er
 	}
 	// One process at a time trains in a run folder: a second would train
 	// the same run again from the last checkpoint.
-	release, err := folderlock.Lock(dir)
+	var release func()
+	var err error
+	if opts.Wait {
+		release, err = folderlock.Wait(ctx, dir, func(b *folderlock.BusyError) {
+			if opts.Waiting != nil {
+				opts.Waiting(fmt.Sprintf("%s is in use by %s: waiting for it to finish", dir, b.Holder))
+			}
+		})
+	} else {
+		release, err = folderlock.Lock(dir)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +135,12 @@ type Options struct {
 	Datasets *data.Resolver
 	// Progress receives every step and epoch; nil discards them.
 	Progress Progress
+	// Wait makes Run wait while another process holds the run folder,
+	// until it lets go or ctx is done, instead of failing at once; the
+	// run it finished is then already done.
+	Wait bool
+	// Waiting, if set, is told once when Run starts waiting, and whom for.
+	Waiting func(msg string)
 }
 
 type noProgress struct{}

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"runtime"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/losslab/losslab/tensor"
@@ -99,16 +102,16 @@ func benchGemm(o *benchOptions, w io.Writer) error {
 	}
 	sort.Float64s(times)
 	flops := 2 * float64(n) * float64(n) * float64(n)
-	res := map[string]any{
-		"size": n, "threads": tensor.Threads(), "kernel": tensor.Kernel(), "reps": o.reps,
+	res := machineInfo(map[string]any{
+		"size": n, "threads": tensor.Threads(), "reps": o.reps,
 		"gflops":        flops / times[0] / 1e9,
 		"gflops_median": flops / times[len(times)/2] / 1e9,
-	}
+	})
 	if o.json {
 		return json.NewEncoder(w).Encode(res)
 	}
-	fmt.Fprintf(w, "sgemm %d³, %d threads, kernel %s: %.1f GFLOP/s best, %.1f median of %d\n",
-		n, tensor.Threads(), tensor.Kernel(), res["gflops"], res["gflops_median"], o.reps)
+	fmt.Fprintf(w, "sgemm %d³, %d threads: %.1f GFLOP/s best, %.1f median of %d\n%s\n",
+		n, tensor.Threads(), res["gflops"], res["gflops_median"], o.reps, machineLine(res))
 	return nil
 }
 
@@ -120,13 +123,44 @@ func benchTrain(ctx context.Context, o *benchOptions, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res := map[string]any{
+	res := machineInfo(map[string]any{
 		"model": o.model, "batch": o.batch, "steps": o.steps, "threads": tensor.Threads(),
-		"kernel": tensor.Kernel(), "examples_per_sec": eps,
-	}
+		"examples_per_sec": eps,
+	})
 	if o.json {
 		return json.NewEncoder(w).Encode(res)
 	}
-	fmt.Fprintf(w, "train %s batch %d, %d threads: %.1f examples/s\n", o.model, o.batch, tensor.Threads(), eps)
+	fmt.Fprintf(w, "train %s batch %d, %d threads: %.1f examples/s\n%s\n", o.model, o.batch, tensor.Threads(), eps, machineLine(res))
 	return nil
+}
+
+// machineInfo adds to a benchmark result what makes it comparable with one
+// taken elsewhere: the GEMM kernel that ran and its tiles, the CPU and the
+// vector extensions seen, the Go version.
+func machineInfo(res map[string]any) map[string]any {
+	res["kernel"] = tensor.Kernel()
+	res["kernel_tiles"] = tensor.KernelTiles()
+	res["cpu_features"] = tensor.CPUFeatures()
+	res["cpu_model"] = cpuModel()
+	res["go"] = runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
+	return res
+}
+
+func machineLine(res map[string]any) string {
+	return fmt.Sprintf("kernel %s (%s); CPU %s; features %v; %s",
+		res["kernel"], res["kernel_tiles"], res["cpu_model"], res["cpu_features"], res["go"])
+}
+
+// cpuModel is the processor's name from /proc/cpuinfo where there is one.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
 }

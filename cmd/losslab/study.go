@@ -24,6 +24,7 @@ type studyOptions struct {
 	index    int
 	jobs     int
 	models   string
+	wait     bool
 	kube     kubeOptions
 }
 
@@ -38,6 +39,7 @@ func (o *studyOptions) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.index, "index", -1, "run-unit: the training unit's index in the plan; -1 reads $JOB_COMPLETION_INDEX (Kubernetes), else $SLURM_ARRAY_TASK_ID (Slurm)")
 	fs.IntVar(&o.jobs, "jobs", 0, "local executor: units run at once (0 = one per core); changes the wall time, never a result")
 	fs.StringVar(&o.models, "models", "", "analyse the exported models in DIR (one folder per model, docs/exported-models.md) instead of training; with a spec file, sets its models: key")
+	fs.BoolVar(&o.wait, "wait", false, "if another process is using --out, wait for it to finish instead of stopping at once (run-plan always waits)")
 	o.kube.AddFlags(fs)
 }
 
@@ -93,7 +95,9 @@ func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stder
 	if !slices.Contains(executors, o.executor) {
 		return usageErrorf("study: --executor %q; want %s", o.executor, strings.Join(executors, ", "))
 	}
-	opts := study.Options{Dir: o.out, StoreDir: o.store, Log: stderr, Jobs: o.jobs}
+	// run-plan is what a scheduler runs: a replacement for a task still
+	// running elsewhere must wait for it rather than fail the study.
+	opts := study.Options{Dir: o.out, StoreDir: o.store, Log: stderr, Jobs: o.jobs, Wait: o.wait || mode == "run-plan"}
 	if mode == "run-unit" {
 		if o.index == -1 {
 			i, err := indexFromEnv()

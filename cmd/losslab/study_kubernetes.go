@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 
 	"github.com/losslab/losslab/internal/atomicfile"
 	"github.com/losslab/losslab/study"
@@ -27,6 +28,7 @@ type kubeOptions struct {
 	memory      string
 	kubeconfig  string
 	apply       bool
+	poll        time.Duration
 }
 
 func (k *kubeOptions) AddFlags(fs *flag.FlagSet) {
@@ -39,6 +41,7 @@ func (k *kubeOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&k.cpu, "cpu", "", "kubernetes: CPU request of each pod, e.g. 2 or 500m (default none)")
 	fs.StringVar(&k.memory, "memory", "", "kubernetes: memory request and limit of each pod, e.g. 4Gi (default none)")
 	fs.StringVar(&k.kubeconfig, "kubeconfig", "", "kubernetes: kubeconfig file for --apply (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
+	fs.DurationVar(&k.poll, "poll", kubernetes.DefaultPoll, "kubernetes: with --apply, the interval between looks at the Jobs' status")
 	fs.BoolVar(&k.apply, "apply", false, "kubernetes: submit the Jobs and wait for them; without it, write OUT/"+kubernetes.ManifestFile+" and print the kubectl commands")
 }
 
@@ -64,7 +67,7 @@ func (k *kubeOptions) options() kubernetes.Options {
 	}
 	return kubernetes.Options{
 		Image: k.image, Namespace: k.namespace, PVC: k.pvc, MountPath: k.mount,
-		Parallelism: k.parallelism, RetriesPerIndex: &r, CPU: k.cpu, Memory: k.memory,
+		Parallelism: k.parallelism, RetriesPerIndex: &r, CPU: k.cpu, Memory: k.memory, Poll: k.poll,
 	}
 }
 

@@ -24,6 +24,7 @@ type trainOptions struct {
 	sets    setPairs
 	json    bool
 	noSteps bool
+	wait    bool
 }
 
 // trainFlagKeys maps each config flag to the config.json key it sets.
@@ -132,6 +133,7 @@ func (o *trainOptions) AddFlags(fs *flag.FlagSet) {
 		"which is fresh from --seed for this dataset's classes; the source's params_sha256 becomes part of the config (empty = train from scratch)")
 	fs.StringVar(&o.out, "out", "", "run folder (required): config, checkpoints and metrics go here")
 	fs.BoolVar(&o.json, "json", false, "print the final metrics as one JSON object")
+	fs.BoolVar(&o.wait, "wait", false, "if another process is using --out, wait for it to finish instead of stopping at once")
 	c.EMAWarmup = d.EMAWarmup
 }
 
@@ -162,7 +164,8 @@ func runTrain(ctx context.Context, o *trainOptions, args []string, stdout, stder
 		return usageErrorf("train: %v", err)
 	}
 	var res *train.Result
-	res, err = train.Run(ctx, cfg, o.out, train.Options{Progress: train.NewTerminalProgress(stderr)})
+	res, err = train.Run(ctx, cfg, o.out, train.Options{Progress: train.NewTerminalProgress(stderr), Wait: o.wait,
+		Waiting: func(msg string) { fmt.Fprintln(stderr, msg) }})
 	if err != nil {
 		return err
 	}

@@ -19,3 +19,9 @@ func tryLock(f *os.File) error {
 }
 
 func unlock(f *os.File) { syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
+
+// unsupported reports a filesystem that cannot lock: Lustre mounted
+// without flock (ENOSYS), NFSv3 without a running lockd (ENOLCK).
+func unsupported(err error) bool {
+	return errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.ENOLCK) || errors.Is(err, syscall.EOPNOTSUPP)
+}

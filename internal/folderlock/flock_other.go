@@ -12,3 +12,5 @@ var errWouldBlock = errors.New("would block")
 func tryLock(f *os.File) error { return nil }
 
 func unlock(f *os.File) {}
+
+func unsupported(err error) bool { return false }

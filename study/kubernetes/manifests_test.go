@@ -340,3 +340,36 @@ func TestDefaultName(t *testing.T) {
 		t.Error("the store does not change the default name")
 	}
 }
+
+// The API server refuses an Indexed Job whose last pod name,
+// JOBNAME-INDEX, is not a DNS-1123 label; from 101 training units on the
+// index is longer than "-analyses" is over "-train", so the name prefix
+// must shrink.
+func TestNamesLeaveRoomForPodIndexes(t *testing.T) {
+	for _, units := range []int{1, 100, 101, 1000, 10001} {
+		p := &study.Plan{Study: strings.Repeat("x", 80)}
+		for i := range units {
+			p.Units = append(p.Units, study.Unit{ID: "train-" + strconv.Itoa(i), Kind: study.KindTrain})
+		}
+		tr, an, err := Manifests(p, dir, store, baseOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pod := tr.Name + "-" + strconv.Itoa(units-1)
+		if len(pod) > 63 || len(an.Name) > 63 {
+			t.Errorf("%d units: last pod %s (%d characters), analyses job %s (%d)", units, pod, len(pod), an.Name, len(an.Name))
+		}
+		if units <= 100 && len(tr.Name) != 63-len("-analyses")+len("-train") {
+			t.Errorf("%d units: training job %s (%d characters) does not use the whole prefix", units, tr.Name, len(tr.Name))
+		}
+		o := baseOptions()
+		o.Name = strings.Repeat("n", maxPrefix)
+		_, _, err = Manifests(p, dir, store, o)
+		if units <= 100 && err != nil {
+			t.Errorf("%d units, a %d-character name: %v", units, maxPrefix, err)
+		}
+		if units > 100 && (err == nil || !strings.Contains(err.Error(), "too long for "+strconv.Itoa(units)+" training units")) {
+			t.Errorf("%d units, a %d-character name: %v; want it refused as too long", units, maxPrefix, err)
+		}
+	}
+}

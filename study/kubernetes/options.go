@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,6 +76,14 @@ const ContainerName = "losslab"
 // and the longest suffix is "-analyses".
 const maxPrefix = 63 - len("-"+RoleAnalyses)
 
+// prefixLimit is the longest name prefix for a plan of units training
+// units: the job controller names the training pods NAME-train-INDEX, and
+// the API server refuses an Indexed Job whose last pod name would not be
+// a DNS-1123 label (from 101 units on, the index outgrows "-analyses").
+func prefixLimit(units int) int {
+	return min(maxPrefix, 63-len("-"+RoleTrain+"-"+strconv.Itoa(max(units-1, 0))))
+}
+
 // Options configure the Kubernetes executor. Image, PVC and MountPath are
 // required; the rest have defaults.
 type Options struct {
@@ -114,7 +123,8 @@ type Options struct {
 	ServiceAccount string
 	// Name is the prefix of the Jobs' names (NAME-train, NAME-analyses)
 	// and the value of the losslab/study label: a DNS-1123 label of at most
-	// 54 characters. The default, "losslab-" + the study's name + a hash
+	// 54 characters, and short enough that the last training pod's name,
+	// NAME-train-INDEX, fits in 63 (53 from 101 training units on). The default, "losslab-" + the study's name + a hash
 	// of its plan, folder and store, is the same for the same plan, so that
 	// running again finds the Jobs already made (resume), and differs for
 	// a different plan.
@@ -189,7 +199,7 @@ func (o Options) Check(dir, store string) error {
 		}
 	}
 	if o.Poll < 0 {
-		bad("poll interval %v is negative", o.Poll)
+		bad("--poll %v is negative: want the interval between looks at the Jobs (0 means the default)", o.Poll)
 	}
 	return errors.Join(errs...)
 }
@@ -230,7 +240,7 @@ func PlanHash(p *study.Plan, dir, store string) string {
 // hex digits of PlanHash.
 func DefaultName(p *study.Plan, dir, store string) string {
 	hash := PlanHash(p, dir, store)[:8]
-	room := maxPrefix - len("losslab-") - len("-") - len(hash)
+	room := prefixLimit(len(p.TrainUnits())) - len("losslab-") - len("-") - len(hash)
 	s := sanitize(p.Study)
 	if len(s) > room {
 		s = strings.TrimRight(s[:room], "-")
@@ -300,6 +310,9 @@ func (o Options) resolve(p *study.Plan, dir, store string) (*resolved, error) {
 	}
 	if r.Name == "" {
 		r.Name = DefaultName(p, dir, store)
+	} else if l := prefixLimit(n); len(r.Name) > l {
+		return nil, fmt.Errorf("job name prefix %q is too long for %d training units: the training pods are named %s-%s-%d, which must fit in 63 characters; use at most %d",
+			r.Name, n, r.Name, RoleTrain, n-1, l)
 	}
 	if r.Poll == 0 {
 		r.Poll = DefaultPoll
