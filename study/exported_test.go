@@ -639,3 +639,48 @@ func TestExportLayoutErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestExportSpecAndPartialLayers checks a spec file's models: key (a
+// relative path is the spec file's folder's) and that CKA compares only
+// the layers every model exports, saying so.
+func TestExportSpecAndPartialLayers(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	labels := make([]int, synthN)
+	for i := range labels {
+		labels[i] = r.IntN(synthK)
+	}
+	root := t.TempDir()
+	a := newSynthModel(r, labels, 1, ModelInfo{Objective: "softmax", Seed: 1})
+	b := newSynthModel(r, labels, 1, ModelInfo{Objective: "sigmoid", Seed: 1})
+	a.write(t, filepath.Join(root, "exports", "a"), r)
+	b.write(t, filepath.Join(root, "exports", "b"), r)
+	// b without its named layer.
+	writeSplit(t, filepath.Join(root, "exports", "b"), "test", false, []string{"logits", "labels", "penultimate"},
+		[]*npy.Array{mat(b.logits, synthK), npy.FromInts(labels), mat(b.penultimate, synthD)})
+	spec := filepath.Join(root, "spec.yaml")
+	os.WriteFile(spec, []byte("name: ext\nmodels: exports\nanalyses: [cka]\n"), 0o644)
+	s, err := LoadSpec(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Models != filepath.Join(root, "exports") {
+		t.Fatalf("models: %q; want the spec's folder joined", s.Models)
+	}
+	p, err := NewPlan(s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, u := range p.Units {
+		kinds = append(kinds, u.Kind)
+		if u.Kind == KindExportEvaluate && strings.Join(u.Layers, ",") != "penultimate,logits" {
+			t.Errorf("CKA layers %v; want penultimate,logits (block1 is a's alone)", u.Layers)
+		}
+	}
+	if got := strings.Join(kinds, ","); got != "export,export-evaluate,export,export-evaluate,cka" {
+		t.Errorf("units %s; want the models and CKA alone (analyses: [cka])", got)
+	}
+	if notes := strings.Join(p.Notes, "\n"); !strings.Contains(notes, "cka: model a exports layers [block1]") {
+		t.Errorf("notes:\n%s", notes)
+	}
+}
