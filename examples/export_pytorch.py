@@ -11,7 +11,7 @@ Writes DIR/NAME/ in the layout of docs/exported-models.md:
 Outputs are taken with forward hooks, so the model is not modified: the
 penultimate features are the input of the final linear layer (--head,
 `fc` for ResNets), and each --layers module's output is average-pooled over
-an adaptive grid of at most 4 × 4 cells and flattened channels-last, as
+a grid of at most 4 × 4 cells and flattened channels-last, exactly as
 losslab pools its own block outputs for CKA. PyTorch and torchvision are
 yours; losslab does not need them. Example, a ResNet-50 trained with label
 smoothing 0.1 and seed 2, on an ImageNet-style folder tree:
@@ -37,11 +37,19 @@ from torchvision import transforms
 
 
 def pooled(x):
-    """[N, C, H, W] → [N, h·w·C] over at most 4×4 cells; vectors unchanged."""
-    if x.dim() == 4:
-        x = F.adaptive_avg_pool2d(x, (min(4, x.shape[2]), min(4, x.shape[3])))
-        x = x.permute(0, 2, 3, 1)  # channels last, as losslab flattens
-    return x.flatten(1)
+    """[N, C, H, W] → [N, gh·gw·C]: the mean over each cell of a grid of
+    min(H, 4) × min(W, 4) cells, cell (i, j) covering rows ⌊i·H/gh⌋ to
+    ⌊(i+1)·H/gh⌋ and likewise columns, cells row-major and channels last:
+    losslab's own rule (represent.PoolSpatial), which torch's
+    adaptive_avg_pool2d matches only when 4 divides H and W. Vectors are
+    kept as they are."""
+    if x.dim() != 4:
+        return x.flatten(1)
+    h, w = x.shape[2], x.shape[3]
+    gh, gw = min(4, h), min(4, w)
+    cells = [x[:, :, h * i // gh:h * (i + 1) // gh, w * j // gw:w * (j + 1) // gw].mean(dim=(2, 3))
+             for i in range(gh) for j in range(gw)]
+    return torch.stack(cells, dim=1).flatten(1)
 
 
 @torch.no_grad()
