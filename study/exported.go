@@ -1088,55 +1088,47 @@ func (s Store) runExportPredictions(p *Plan, u *Unit) ([]Metric, error) {
 	preds := make([][]int, n)
 	for from := 0; from < rows; from += block {
 		to := min(rows, from+block)
-		for i := range n {
+		err := parallel(n, func(i int) error {
 			z, err := npy.ReadMatrixRows(paths[i], from, to)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if probs[i], err = metrics.EnsembleProbabilities([]*tensor.Tensor{z}); err != nil {
-				return nil, err
+				return err
 			}
-			if preds[i], err = metrics.Predictions(probs[i]); err != nil {
-				return nil, err
-			}
+			preds[i], err = metrics.Predictions(probs[i])
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
-		// Model i's row of counts is its own worker's: the pairs (i, j>i)
+		// Model i's row of counts is its own task's: the pairs (i, j>i)
 		// are shared out by i, most work first.
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range runtime.GOMAXPROCS(0) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sum := make([]float64, k)
-				for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-					for r := range to - from {
-						y := labels[from+r]
-						if preds[i][r] == y {
-							correct[i][i]++
-						}
-						pi := probs[i].Data[r*k : (r+1)*k]
-						for j := i + 1; j < n; j++ {
-							if preds[i][r] != preds[j][r] {
-								differ[i][j]++
-							}
-							pj := probs[j].Data[r*k : (r+1)*k]
-							best := 0
-							for c := range k {
-								sum[c] = float64(pi[c]) + float64(pj[c])
-								if sum[c] > sum[best] {
-									best = c
-								}
-							}
-							if best == y {
-								correct[i][j]++
-							}
+		parallel(n, func(i int) error {
+			for r := range to - from {
+				y := labels[from+r]
+				if preds[i][r] == y {
+					correct[i][i]++
+				}
+				pi := probs[i].Data[r*k : (r+1)*k]
+				for j := i + 1; j < n; j++ {
+					if preds[i][r] != preds[j][r] {
+						differ[i][j]++
+					}
+					pj := probs[j].Data[r*k : (r+1)*k]
+					best, top := 0, float64(pi[0])+float64(pj[0])
+					for c := 1; c < k; c++ {
+						if v := float64(pi[c]) + float64(pj[c]); v > top {
+							best, top = c, v
 						}
 					}
+					if best == y {
+						correct[i][j]++
+					}
 				}
-			}()
-		}
-		wg.Wait()
+			}
+			return nil
+		})
 	}
 	res.Disagreement, res.PairEnsemble = make([][]float64, n), make([][]float64, n)
 	for i := range n {
@@ -1151,6 +1143,25 @@ func (s Store) runExportPredictions(p *Plan, u *Unit) ([]Metric, error) {
 		}
 	}
 	return nil, jsonfile.Write(filepath.Join(s.UnitDir(u.ID), "predictions.json"), res)
+}
+
+// parallel runs f(0), …, f(n−1) on every core and returns the first
+// error.
+func parallel(n int, f func(i int) error) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for range min(n, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				errs[i] = f(i)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // validateModels checks a spec over exported models: the keys that
