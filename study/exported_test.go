@@ -170,7 +170,6 @@ func TestStudyOverExportedModels(t *testing.T) {
 	b.info.Seed = 2
 	c := newSynthModel(r, labels, 0, ModelInfo{Objective: "label_smoothing", Hyperparameters: map[string]float64{"alpha": 0.1}, Seed: 1})
 	c.folders, c.target = true, true
-	delete(c.corrupt, "noise/2")
 	c.corrupt = map[string][]float32{} // no corrupted sets: robustness skipped for c
 	d := newSynthModel(r, labels, 1, ModelInfo{Objective: "label_smoothing", Hyperparameters: map[string]float64{"alpha": 0.1}, Seed: 2})
 	root := t.TempDir()
