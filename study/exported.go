@@ -616,16 +616,12 @@ func newExportPlan(s Spec) (*Plan, error) {
 		xu := meta
 		xu.Kind, xu.Export, xu.Fingerprint = KindExport, e.dir, e.print
 		xu = pl.add(xu)
-		m := model{train: xu}
 		eu := meta
 		eu.Kind, eu.Deps, eu.Export = KindExportEvaluate, []string{xu.ID}, e.dir
 		if s.analysis("cka") && len(models) > 1 {
 			eu.TestN, eu.Layers = min(s.featureExamples(), e.n), ckaLayers
 		}
-		m.eval = pl.add(eu)
-		m.feat = m.eval
-		evals = append(evals, m.eval)
-		pl.trained = append(pl.trained, m)
+		evals = append(evals, pl.add(eu))
 		all = append(all, withExport{e, xu})
 		if e.val == nil {
 			noVal = append(noVal, filepath.Base(e.dir))
