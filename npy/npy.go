@@ -223,16 +223,16 @@ type elemType struct {
 	size  int
 }
 
-// decode reads one array; size is the total byte count of the stream when
-// known (a regular file), or −1, and lets truncation be reported before any
-// large allocation.
-func decode(r io.Reader, size int64) (*Array, error) {
+// readHeader reads a .npy file's preamble and header and returns the
+// header, its element type and the offset of the data from the start of the
+// file; size is as for decode.
+func readHeader(r io.Reader, size int64) (header, elemType, int64, error) {
 	var pre [8]byte
 	if _, err := io.ReadFull(r, pre[:]); err != nil {
-		return nil, fmt.Errorf("npy: not a .npy file (too short for the magic string and version): %w", err)
+		return header{}, elemType{}, 0, fmt.Errorf("npy: not a .npy file (too short for the magic string and version): %w", err)
 	}
 	if !bytes.Equal(pre[:6], magic) {
-		return nil, fmt.Errorf("npy: not a .npy file (magic string %q, want \"\\x93NUMPY\")", pre[:6])
+		return header{}, elemType{}, 0, fmt.Errorf("npy: not a .npy file (magic string %q, want \"\\x93NUMPY\")", pre[:6])
 	}
 	major := pre[6]
 	var hlen int
@@ -241,37 +241,48 @@ func decode(r io.Reader, size int64) (*Array, error) {
 	case 1:
 		var b [2]byte
 		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return nil, fmt.Errorf("npy: truncated header length: %w", err)
+			return header{}, elemType{}, 0, fmt.Errorf("npy: truncated header length: %w", err)
 		}
 		hlen = int(binary.LittleEndian.Uint16(b[:]))
 	case 2, 3:
 		var b [4]byte
 		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return nil, fmt.Errorf("npy: truncated header length: %w", err)
+			return header{}, elemType{}, 0, fmt.Errorf("npy: truncated header length: %w", err)
 		}
 		hlen = int(binary.LittleEndian.Uint32(b[:]))
 		prefix = 12
 	default:
-		return nil, fmt.Errorf("npy: format version %d.%d, want 1.0, 2.0 or 3.0", major, pre[7])
+		return header{}, elemType{}, 0, fmt.Errorf("npy: format version %d.%d, want 1.0, 2.0 or 3.0", major, pre[7])
 	}
 	if size >= 0 && int64(prefix+hlen) > size {
-		return nil, fmt.Errorf("npy: truncated header: %d bytes announced, file has %d after the prefix", hlen, size-int64(prefix))
+		return header{}, elemType{}, 0, fmt.Errorf("npy: truncated header: %d bytes announced, file has %d after the prefix", hlen, size-int64(prefix))
 	}
 	if hlen > 1<<20 {
-		return nil, fmt.Errorf("npy: header of %d bytes is implausibly long", hlen)
+		return header{}, elemType{}, 0, fmt.Errorf("npy: header of %d bytes is implausibly long", hlen)
 	}
 	hb := make([]byte, hlen)
 	if _, err := io.ReadFull(r, hb); err != nil {
-		return nil, fmt.Errorf("npy: truncated header (%d bytes announced): %w", hlen, err)
+		return header{}, elemType{}, 0, fmt.Errorf("npy: truncated header (%d bytes announced): %w", hlen, err)
 	}
 	h, err := parseHeader(string(hb))
 	if err != nil {
-		return nil, err
+		return header{}, elemType{}, 0, err
 	}
 	if h.fortran {
-		return nil, fmt.Errorf("npy: array of shape %s is in Fortran (column-major) order, which is not supported; save np.ascontiguousarray(a) instead", shapeText(h.shape))
+		return header{}, elemType{}, 0, fmt.Errorf("npy: array of shape %s is in Fortran (column-major) order, which is not supported; save np.ascontiguousarray(a) instead", shapeText(h.shape))
 	}
 	et, err := parseDescr(h.descr)
+	if err != nil {
+		return header{}, elemType{}, 0, err
+	}
+	return h, et, int64(prefix + hlen), nil
+}
+
+// decode reads one array; size is the total byte count of the stream when
+// known (a regular file), or −1, and lets truncation be reported before any
+// large allocation.
+func decode(r io.Reader, size int64) (*Array, error) {
+	h, et, offset, err := readHeader(r, size)
 	if err != nil {
 		return nil, err
 	}
@@ -283,9 +294,29 @@ func decode(r io.Reader, size int64) (*Array, error) {
 		count *= d
 	}
 	need := int64(count) * int64(et.size)
+	if size >= 0 && size-offset < need {
+		return nil, fmt.Errorf("npy: data truncated: shape %s of %s needs %d bytes, file has %d", shapeText(h.shape), h.descr, need, size-offset)
+	}
+	if et.kind == 'f' && et.size == 4 {
+		// A block at a time, so that reading a large matrix needs its
+		// float32s and not also a copy of its bytes.
+		a := &Array{Shape: h.shape, DType: h.descr, Float32: make([]float32, count)}
+		buf := make([]byte, min(need, 1<<20))
+		for i := 0; i < count; {
+			m := min(count-i, len(buf)/4)
+			if got, err := io.ReadFull(r, buf[:4*m]); err != nil {
+				return nil, fmt.Errorf("npy: data truncated: shape %s of %s needs %d bytes, got %d", shapeText(h.shape), h.descr, need, 4*i+got)
+			}
+			for j := range m {
+				a.Float32[i+j] = math.Float32frombits(et.order.Uint32(buf[4*j:]))
+			}
+			i += m
+		}
+		return a, nil
+	}
 	var data []byte
 	if size >= 0 {
-		have := size - int64(prefix+hlen)
+		have := size - offset
 		if have < need {
 			return nil, fmt.Errorf("npy: data truncated: shape %s of %s needs %d bytes, file has %d", shapeText(h.shape), h.descr, need, have)
 		}
@@ -708,3 +739,140 @@ func WriteMatrix(path string, t *tensor.Tensor) error { return WriteFile(path, F
 
 // WriteLabels writes integer labels to path as a 1-D "<i8" array.
 func WriteLabels(path string, labels []int) error { return WriteFile(path, FromInts(labels)) }
+
+// Info is what a .npy header says about its array, read without its data.
+type Info struct {
+	Shape []int
+	DType string
+}
+
+// Float reports whether the array holds floats (float32 or float64).
+func (i Info) Float() bool {
+	et, err := parseDescr(i.DType)
+	return err == nil && et.kind == 'f'
+}
+
+// Integer reports whether the array holds integers of any width.
+func (i Info) Integer() bool {
+	et, err := parseDescr(i.DType)
+	return err == nil && (et.kind == 'i' || et.kind == 'u')
+}
+
+// ShapeText is the shape as NumPy prints it, e.g. "(100, 10)".
+func (i Info) ShapeText() string { return shapeText(i.Shape) }
+
+// Stat reads a .npy file's header: the array's shape and dtype, checked
+// as ReadFile checks them (including that the data is all there), without
+// reading the data. Errors name the file.
+func Stat(path string) (Info, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Info{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Info{}, err
+	}
+	h, et, offset, err := readHeader(bufio.NewReader(f), st.Size())
+	if err == nil {
+		err = checkData(h, et, st.Size()-offset)
+	}
+	if err != nil {
+		return Info{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return Info{Shape: h.shape, DType: h.descr}, nil
+}
+
+// StatNPZ reads the header of every array of a .npz archive, keyed as
+// ReadNPZ keys them, decompressing only the headers. Errors name the file
+// and the member.
+func StatNPZ(path string) (map[string]Info, error) {
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a .npz (zip) archive: %w", path, err)
+	}
+	defer z.Close()
+	out := make(map[string]Info, len(z.File))
+	for _, f := range z.File {
+		if !strings.HasSuffix(f.Name, ".npy") {
+			return nil, fmt.Errorf("%s: member %q is not a .npy file", path, f.Name)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil, fmt.Errorf("%s: member %q: %w", path, f.Name, err)
+		}
+		size := int64(-1)
+		if f.UncompressedSize64 <= math.MaxInt64 {
+			size = int64(f.UncompressedSize64)
+		}
+		h, et, offset, err := readHeader(bufio.NewReader(rc), size)
+		rc.Close()
+		if err == nil && size >= 0 {
+			err = checkData(h, et, size-offset)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: member %q: %w", path, f.Name, err)
+		}
+		out[strings.TrimSuffix(f.Name, ".npy")] = Info{Shape: h.shape, DType: h.descr}
+	}
+	return out, nil
+}
+
+// checkData checks that have bytes of data hold the header's array.
+func checkData(h header, et elemType, have int64) error {
+	count := int64(1)
+	for _, d := range h.shape {
+		if d < 0 || (d > 0 && count > math.MaxInt/8/int64(d)) {
+			return fmt.Errorf("npy: shape %s is invalid or too large", shapeText(h.shape))
+		}
+		count *= int64(d)
+	}
+	if need := count * int64(et.size); have < need {
+		return fmt.Errorf("npy: data truncated: shape %s of %s needs %d bytes, file has %d", shapeText(h.shape), h.descr, need, have)
+	}
+	return nil
+}
+
+// ReadMatrixRows reads rows [from, to) of a 2-D float32 or float64 .npy
+// file as a float32 tensor, seeking past the rest, so that a large matrix
+// can be read in blocks of rows. Errors name the file.
+func ReadMatrixRows(path string, from, to int) (*tensor.Tensor, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	h, et, offset, err := readHeader(bufio.NewReader(f), st.Size())
+	if err == nil {
+		err = checkData(h, et, st.Size()-offset)
+	}
+	if err == nil && (len(h.shape) != 2 || et.kind != 'f') {
+		err = fmt.Errorf("npy: array has shape %s and dtype %s, want a 2-D float32 (<f4) or float64 (<f8) matrix", shapeText(h.shape), h.descr)
+	}
+	if err == nil && (from < 0 || to < from || to > h.shape[0]) {
+		err = fmt.Errorf("npy: rows [%d, %d) asked of a matrix of %d rows", from, to, h.shape[0])
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	cols := h.shape[1]
+	rowBytes := int64(cols) * int64(et.size)
+	data := make([]byte, int64(to-from)*rowBytes)
+	if _, err := f.ReadAt(data, offset+int64(from)*rowBytes); err != nil {
+		return nil, fmt.Errorf("%s: reading rows [%d, %d): %w", path, from, to, err)
+	}
+	t := tensor.New(to-from, cols)
+	for i := range t.Data {
+		if et.size == 4 {
+			t.Data[i] = math.Float32frombits(et.order.Uint32(data[4*i:]))
+		} else {
+			t.Data[i] = float32(math.Float64frombits(et.order.Uint64(data[8*i:])))
+		}
+	}
+	return t, nil
+}

@@ -55,6 +55,13 @@ type Unit struct {
 	Pairs       [][2]int      `json:"pairs,omitempty"`       // cka: indexes into Deps
 	LRs         []float64     `json:"lrs,omitempty"`         // finetune-lr: the candidate rates
 	ValN        int           `json:"val_n,omitempty"`       // finetune-lr: validation examples
+	// Export is the exported model's folder (export and its per-model
+	// units) or the models folder (export-predictions); Fingerprint, the
+	// export's file names, sizes and modification times, so that a model
+	// exported again into the same folder is analysed again.
+	Export      string   `json:"export,omitempty"`
+	Fingerprint string   `json:"fingerprint,omitempty"`
+	Layers      []string `json:"layers,omitempty"` // export-evaluate: the layers CKA compares
 }
 
 // unitVersions holds each kind's version, which changes whenever the
@@ -135,6 +142,9 @@ func (p *Plan) Unit(id string) *Unit {
 func NewPlan(s Spec, datasets *data.Resolver) (*Plan, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
+	}
+	if s.Models != "" {
+		return newExportPlan(s)
 	}
 	base, err := s.baseConfig()
 	if err != nil {

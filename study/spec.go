@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -91,6 +92,13 @@ type Spec struct {
 	FeatureExamples int `yaml:"feature_examples,omitempty" json:"feature_examples,omitempty"`
 	// Analyses selects the analyses (Analyses); empty means all.
 	Analyses []string `yaml:"analyses,omitempty" json:"analyses,omitempty"`
+	// Models, if set, is a folder of exported models (one subfolder per
+	// model, docs/exported-models.md): the study trains nothing and runs
+	// every analysis that needs no training on the exported arrays. It
+	// takes only name, models, analyses, feature_examples, transfer_train
+	// and transfer_test (0 = every exported example); a relative path in a
+	// spec file is relative to the file's folder.
+	Models string `yaml:"models,omitempty" json:"models,omitempty"`
 }
 
 // ObjectiveSpec is one objective of a study: a registered name or "+"-stack
@@ -202,7 +210,11 @@ func LoadSpec(path string) (Spec, error) {
 	if err != nil {
 		return Spec{}, err
 	}
-	return ParseSpec(path, b)
+	s, err := ParseSpec(path, b)
+	if err == nil && s.Models != "" && !filepath.IsAbs(s.Models) {
+		s.Models = filepath.Join(filepath.Dir(path), s.Models)
+	}
+	return s, err
 }
 
 // Default is the built-in study, designed so that the paper's mechanism
@@ -339,6 +351,9 @@ func Stacking() Spec {
 // most 4,000 training and 2,000 test examples, at most two seeds, and
 // smaller probe, corruption and feature subsets.
 func (s Spec) Quick() Spec {
+	if s.Models != "" {
+		return s // nothing is trained: there is nothing to shrink
+	}
 	s.Name += "-quick"
 	r := Recipe{}
 	for k, v := range s.Recipe {
@@ -417,6 +432,9 @@ func (s Spec) analysis(name string) bool {
 // Validate checks the fields that do not need data: names, sizes, seeds
 // and the analyses. Training configs are checked by Plan.
 func (s Spec) Validate() error {
+	if s.Models != "" {
+		return s.validateModels()
+	}
 	switch {
 	case s.Name == "" || strings.ContainsAny(s.Name, "/\\,\n"):
 		return fmt.Errorf("study: name %q; want a non-empty name without / \\ , or newlines", s.Name)

@@ -269,6 +269,9 @@ func Gather(p *Plan, o Options) error {
 	if base.TestLimit > 0 {
 		an.Description += fmt.Sprintf(", first %d test examples", base.TestLimit)
 	}
+	if p.Spec.Models != "" {
+		an.Description = exportDescription(p)
+	}
 	missing := 0
 	for _, u := range p.Units {
 		m, err := st.Marker(u.ID)
@@ -276,7 +279,7 @@ func Gather(p *Plan, o Options) error {
 			missing++
 			continue
 		}
-		if u.Kind == KindTrain {
+		if u.Kind == KindTrain || u.Kind == KindExport {
 			an.Models = append(an.Models, report.Model{Unit: u.ID, Objective: u.Objective, Hyper: u.Hyper, Seed: u.Seed})
 		}
 		for _, mt := range m.Metrics {
@@ -284,7 +287,7 @@ func Gather(p *Plan, o Options) error {
 		}
 		dir := st.UnitDir(u.ID)
 		switch u.Kind {
-		case KindEvaluate:
+		case KindEvaluate, KindExportEvaluate:
 			var rel report.Reliability
 			if err := jsonfile.Read(filepath.Join(dir, "reliability.json"), &rel); err != nil {
 				return err
@@ -306,7 +309,7 @@ func Gather(p *Plan, o Options) error {
 			case !slices.ContainsFunc(an.TargetInputs, func(t report.TargetInput) bool { return t.Target == in.Target }):
 				an.TargetInputs = append(an.TargetInputs, in)
 			}
-		case KindPredictions:
+		case KindPredictions, KindExportPredictions:
 			var pr report.Predictions
 			if err := jsonfile.Read(filepath.Join(dir, "predictions.json"), &pr); err != nil {
 				return err

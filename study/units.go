@@ -143,6 +143,8 @@ func (s Store) RunUnit(ctx context.Context, p *Plan, u *Unit, progress train.Pro
 		ms, err = s.runCKA(p, u)
 	case KindPredictions:
 		ms, err = s.runPredictions(p, u)
+	case KindExport, KindExportEvaluate, KindExportTransfer, KindExportRobustness, KindExportPredictions:
+		ms, err = s.runExported(p, u)
 	default:
 		err = fmt.Errorf("unit %s: unknown kind %q", u.ID, u.Kind)
 	}

@@ -23,6 +23,7 @@ type studyOptions struct {
 	executor string
 	index    int
 	jobs     int
+	models   string
 	wait     bool
 	kube     kubeOptions
 }
@@ -37,6 +38,7 @@ func (o *studyOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.executor, "executor", "local", "where units run: "+strings.Join(executors, ", ")+" (see the kubernetes: flags)")
 	fs.IntVar(&o.index, "index", -1, "run-unit: the training unit's index in the plan; -1 reads $JOB_COMPLETION_INDEX (Kubernetes), else $SLURM_ARRAY_TASK_ID (Slurm)")
 	fs.IntVar(&o.jobs, "jobs", 0, "local executor: units run at once (0 = one per core); changes the wall time, never a result")
+	fs.StringVar(&o.models, "models", "", "analyse the exported models in DIR (one folder per model, docs/exported-models.md) instead of training; with a spec file, sets its models: key")
 	fs.BoolVar(&o.wait, "wait", false, "if another process is using --out, wait for it to finish instead of stopping at once (run-plan always waits)")
 	o.kube.AddFlags(fs)
 }
@@ -117,6 +119,9 @@ func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stder
 		return usageErrorf("study: want at most one study file, got %d arguments", len(args))
 	}
 	spec := study.Default()
+	if o.models != "" && len(args) == 0 {
+		spec = study.Spec{Name: "models", Models: o.models}
+	}
 	if len(args) == 1 {
 		var err error
 		if _, statErr := os.Stat(args[0]); statErr != nil && slices.Contains(study.BuiltinNames(), args[0]) {
@@ -127,6 +132,15 @@ func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stder
 		if err != nil {
 			return usageErrorf("study: %v (built-in studies: %s)", err, strings.Join(study.BuiltinNames(), ", "))
 		}
+	}
+	if o.models != "" {
+		if o.quick {
+			return usageErrorf("study: --quick shrinks training; a study over exported models (--models) trains nothing")
+		}
+		spec.Models = o.models
+	}
+	if spec.Models != "" && o.executor != "local" {
+		return usageErrorf("study: a study over exported models trains nothing and runs with the local executor; drop --executor %s", o.executor)
 	}
 	if o.quick {
 		spec = spec.Quick()
