@@ -955,25 +955,9 @@ func (s Store) runExportTransfer(p *Plan, u *Unit, e *exported) ([]Metric, error
 		}
 		data[i] = probe.Data{X: x, Y: y}
 	}
-	var ms []Metric
-	if p.Spec.analysis("probe") {
-		r, err := probe.LinearProbe(data[0], data[1], probe.Config{Seed: 1})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Dir(pair[0].path), err)
-		}
-		ms = append(ms, Metric{"probe_" + u.Target + "_top1", r.Accuracy}, Metric{"probe_" + u.Target + "_lambda", r.Lambda})
-		raw, err := probe.LinearProbe(data[0], data[1], probe.Config{Seed: 1, Raw: true})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Dir(pair[0].path), err)
-		}
-		ms = append(ms, Metric{"rawprobe_" + u.Target + "_top1", raw.Accuracy}, Metric{"rawprobe_" + u.Target + "_lambda", raw.Lambda})
-	}
-	if p.Spec.analysis("knn") {
-		r, err := probe.KNN(data[0], data[1], probe.DefaultK)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Dir(pair[0].path), err)
-		}
-		ms = append(ms, Metric{"knn_" + u.Target + "_top1", r.Accuracy})
+	ms, err := probeMetrics(p, u.Target, data[0], data[1])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Dir(pair[0].path), err)
 	}
 	return ms, nil
 }

@@ -443,25 +443,32 @@ func (s Store) runTransfer(p *Plan, u *Unit) ([]Metric, error) {
 	if err != nil {
 		return nil, err
 	}
+	return probeMetrics(p, u.Target, probe.Data{X: ftr, Y: tr.Labels}, probe.Data{X: fte, Y: te.Labels})
+}
+
+// probeMetrics runs the transfer probes the spec asks for on features of a
+// target's training and test examples: the linear probe on standardised
+// and on raw features, and kNN.
+func probeMetrics(p *Plan, target string, tr, te probe.Data) ([]Metric, error) {
 	var ms []Metric
 	if p.Spec.analysis("probe") {
-		r, err := probe.LinearProbe(probe.Data{X: ftr, Y: tr.Labels}, probe.Data{X: fte, Y: te.Labels}, probe.Config{Seed: 1})
+		r, err := probe.LinearProbe(tr, te, probe.Config{Seed: 1})
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, Metric{"probe_" + u.Target + "_top1", r.Accuracy}, Metric{"probe_" + u.Target + "_lambda", r.Lambda})
-		raw, err := probe.LinearProbe(probe.Data{X: ftr, Y: tr.Labels}, probe.Data{X: fte, Y: te.Labels}, probe.Config{Seed: 1, Raw: true})
+		ms = append(ms, Metric{"probe_" + target + "_top1", r.Accuracy}, Metric{"probe_" + target + "_lambda", r.Lambda})
+		raw, err := probe.LinearProbe(tr, te, probe.Config{Seed: 1, Raw: true})
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, Metric{"rawprobe_" + u.Target + "_top1", raw.Accuracy}, Metric{"rawprobe_" + u.Target + "_lambda", raw.Lambda})
+		ms = append(ms, Metric{"rawprobe_" + target + "_top1", raw.Accuracy}, Metric{"rawprobe_" + target + "_lambda", raw.Lambda})
 	}
 	if p.Spec.analysis("knn") {
-		r, err := probe.KNN(probe.Data{X: ftr, Y: tr.Labels}, probe.Data{X: fte, Y: te.Labels}, probe.DefaultK)
+		r, err := probe.KNN(tr, te, probe.DefaultK)
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, Metric{"knn_" + u.Target + "_top1", r.Accuracy})
+		ms = append(ms, Metric{"knn_" + target + "_top1", r.Accuracy})
 	}
 	return ms, nil
 }
