@@ -269,6 +269,24 @@ func (sp *split) labels(arrs map[string]*npy.Array, name string, classes int) ([
 	return y, nil
 }
 
+// matrixAndLabels reads array name as a matrix and the split's labels,
+// each in [0, classes) when classes > 0.
+func (sp *split) matrixAndLabels(name string, classes int) (*tensor.Tensor, []int, error) {
+	arrs, err := sp.read(name, arrLabels)
+	if err != nil {
+		return nil, nil, err
+	}
+	x, err := sp.matrix(arrs, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	y, err := sp.labels(arrs, arrLabels, classes)
+	if err != nil {
+		return nil, nil, err
+	}
+	return x, y, nil
+}
+
 // exported is one exported model as the planner found it.
 type exported struct {
 	dir       string
@@ -853,15 +871,7 @@ func (s Store) runExportEvaluate(u *Unit, e *exported) ([]Metric, error) {
 	}
 	rel := report.Reliability{Before: before.Reliability}
 	if e.val != nil {
-		va, err := e.val.read(arrLogits, arrLabels)
-		if err != nil {
-			return nil, err
-		}
-		vz, err := e.val.matrix(va, arrLogits)
-		if err != nil {
-			return nil, err
-		}
-		vy, err := e.val.labels(va, arrLabels, e.k)
+		vz, vy, err := e.val.matrixAndLabels(arrLogits, e.k)
 		if err != nil {
 			return nil, err
 		}
@@ -886,15 +896,7 @@ func (s Store) runExportEvaluate(u *Unit, e *exported) ([]Metric, error) {
 		fmt.Fprintf(os.Stderr, "unit %s: %v; r2 left out\n", u.ID, err)
 	}
 	if e.train != nil {
-		tr, err := e.train.read(arrPenultimate, arrLabels)
-		if err != nil {
-			return nil, err
-		}
-		f, err := e.train.matrix(tr, arrPenultimate)
-		if err != nil {
-			return nil, err
-		}
-		y, err := e.train.labels(tr, arrLabels, e.k)
+		f, y, err := e.train.matrixAndLabels(arrPenultimate, e.k)
 		if err != nil {
 			return nil, err
 		}
@@ -938,15 +940,7 @@ func (s Store) runExportTransfer(p *Plan, u *Unit, e *exported) ([]Metric, error
 	}
 	var data [2]probe.Data
 	for i, sp := range pair {
-		arrs, err := sp.read(arrPenultimate, arrLabels)
-		if err != nil {
-			return nil, err
-		}
-		x, err := sp.matrix(arrs, arrPenultimate)
-		if err != nil {
-			return nil, err
-		}
-		y, err := sp.labels(arrs, arrLabels, 0)
+		x, y, err := sp.matrixAndLabels(arrPenultimate, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -966,15 +960,7 @@ func (s Store) runExportTransfer(p *Plan, u *Unit, e *exported) ([]Metric, error
 // corruption and severity, their mean, and the accuracy on the same test
 // examples uncorrupted.
 func (s Store) runExportRobustness(u *Unit, e *exported) ([]Metric, error) {
-	arrs, err := e.test.read(arrLogits, arrLabels)
-	if err != nil {
-		return nil, err
-	}
-	z, err := e.test.matrix(arrs, arrLogits)
-	if err != nil {
-		return nil, err
-	}
-	labels, err := e.test.labels(arrs, arrLabels, e.k)
+	z, labels, err := e.test.matrixAndLabels(arrLogits, e.k)
 	if err != nil {
 		return nil, err
 	}
