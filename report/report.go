@@ -258,7 +258,7 @@ func (b *builder) build() {
 	}
 	sec("Summary",
 		block{text: fmt.Sprintf("%s. Each claim is decided by tests declared in advance at α = %g, paired by seed (see Findings for each rule and every test).", b.an.Description, Alpha)},
-		block{header: []string{"claim", "statement", "verdict", "key numbers (the rule's strongest test)"}, rows: vrows, prose: true},
+		block{header: []string{"claim", "statement", "verdict", "key numbers (the test the verdict turned on)"}, rows: vrows, prose: true},
 		block{figure: "r2_vs_transfer"})
 
 	setup := []block{{text: fmt.Sprintf("Mean ± standard error of the mean over seeds (n = number of seeds); p is the two-sided t-test against %s, paired by seed (the same seed gives every objective the same initialisation and data order) where two or more seeds are shared, Welch's otherwise; blank where undefined (fewer than two seeds, or no variation).", b.label(b.reference()))}}
@@ -338,13 +338,20 @@ func (b *builder) build() {
 // keyNumbers is a finding's decisive test in one line: of the tests its
 // rule uses, the one with the smallest corrected p-value.
 func keyNumbers(f Finding) string {
+	// The test the verdict turned on: for a supported (contradicted) claim
+	// the rule's most significant test read as claimed (opposite), for an
+	// unresolved one its closest test that did not reach significance — a
+	// significant test alone would read as a finding the rule did not make.
+	want := map[string]string{Supported: readAsClaimed, Contradicted: readOpposite, NotResolved: readNS}[f.Verdict]
 	best := -1
-	for i, t := range f.Tests {
-		if t.Reading == readInfo {
-			continue
-		}
-		if best < 0 || (!math.IsNaN(t.PAdj) && (math.IsNaN(f.Tests[best].PAdj) || t.PAdj < f.Tests[best].PAdj)) {
-			best = i
+	for pass := 0; pass < 2 && best < 0; pass++ {
+		for i, t := range f.Tests {
+			if t.Reading == readInfo || (pass == 0 && t.Reading != want) {
+				continue
+			}
+			if best < 0 || (!math.IsNaN(t.PAdj) && (math.IsNaN(f.Tests[best].PAdj) || t.PAdj < f.Tests[best].PAdj)) {
+				best = i
+			}
 		}
 	}
 	if best < 0 {

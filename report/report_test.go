@@ -297,3 +297,24 @@ func TestTransferStatesTargetPreprocessing(t *testing.T) {
 		}
 	}
 }
+
+// The summary quotes the test a verdict turned on: an unresolved claim's
+// closest non-significant test, not a significant one beside it that the
+// rule also needed; a supported claim's strongest test read as claimed.
+func TestKeyNumbersQuoteTheDecidingTest(t *testing.T) {
+	tests := []TestRow{
+		{Test: "first layer", Estimate: "+0.02", N: 8, P: 0.0001, PAdj: 0.0002, Reading: readAsClaimed},
+		{Test: "last layer", Estimate: "-0.05", N: 8, P: 0.16, PAdj: 0.31, Reading: readNS},
+		{Test: "last but one", Estimate: "+0.01", N: 8, P: 0.9, PAdj: 0.9, Reading: readNS},
+		{Test: "side remark", Estimate: "+9", N: 8, P: 0.00001, PAdj: 0.00001, Reading: readInfo},
+	}
+	if got := keyNumbers(Finding{Verdict: NotResolved, Tests: tests}); !strings.HasPrefix(got, "last layer:") {
+		t.Errorf("not resolved: %q, want the last-layer test", got)
+	}
+	if got := keyNumbers(Finding{Verdict: Supported, Tests: tests}); !strings.HasPrefix(got, "first layer:") {
+		t.Errorf("supported: %q, want the first-layer test", got)
+	}
+	if got := keyNumbers(Finding{Verdict: Contradicted, Tests: tests[:2]}); !strings.HasPrefix(got, "first layer:") {
+		t.Errorf("contradicted without an opposite test: %q, want the strongest test of the rule", got)
+	}
+}
