@@ -43,6 +43,7 @@ type CosineHead struct {
 	dNormW    *tensor.Tensor
 	dx        *tensor.Tensor
 	ownedFeat *tensor.Tensor // storage for x̂ when features are normalised
+	featView  *tensor.Tensor // x viewed as [N, in] when features are not normalised
 }
 
 // NewCosineHead returns a cosine head over the given kernel [in, out] and
@@ -84,7 +85,14 @@ func (h *CosineHead) Forward(x *tensor.Tensor, _ bool) *tensor.Tensor {
 		}
 		h.feat = h.ownedFeat
 	} else {
-		h.feat = x.Reshape(n, in)
+		// A view of x as [n, in], kept across steps: a new Reshape each
+		// step would allocate.
+		if h.featView == nil {
+			h.featView = &tensor.Tensor{}
+		}
+		h.featView.Data = x.Data
+		h.featView.Shape = append(h.featView.Shape[:0], n, in)
+		h.feat = h.featView
 	}
 
 	// Column norms accumulated row by row, so the kernel is read in memory
