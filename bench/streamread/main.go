@@ -11,7 +11,9 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/losslab/losslab/data"
@@ -22,6 +24,7 @@ func main() {
 	batch := flag.Int("batch", 128, "batch size")
 	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "decoding goroutines")
 	limit := flag.Int("limit", 0, "decode only the first N training examples (0 = all)")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the timed epoch to this file")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		log.Fatal("usage: streamread [flags] DIR")
@@ -36,6 +39,16 @@ func main() {
 	var b data.Batch
 	var keys []uint64
 	indices := make([]int, 0, *batch)
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	t1 := time.Now()
 	for lo := 0; lo < train.Len(); lo += *batch {
 		indices, keys = indices[:0], keys[:0]
