@@ -1,5 +1,7 @@
 // Package data loads image-classification datasets into memory as
-// normalised float32 NHWC tensors, and gathers mini-batches from them.
+// normalised float32 NHWC tensors, and gathers mini-batches from them; an
+// image folder too large for memory is streamed instead (OpenImageFolder),
+// its batches decoded from the files on demand.
 package data
 
 import (

@@ -170,9 +170,11 @@ func (d *Dataset) read(indices []int, keys []uint64, crop float64, b *Batch, wor
 		if err := w.example(f, f.Paths[indices[i]], key, train, crop, w.bytes(per)); err != nil {
 			return err
 		}
-		dst := b.X.Data[i*per : (i+1)*per]
-		for p, v := range w.out[:per] {
-			dst[p] = tables[p%f.Channels][v]
+		dst, src, c := b.X.Data[i*per:(i+1)*per], w.out[:per], f.Channels
+		for p := 0; p < per; p += c {
+			for k := range c {
+				dst[p+k] = tables[k][src[p+k]]
+			}
 		}
 		return nil
 	})
