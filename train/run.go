@@ -131,7 +131,8 @@ func Run(ctx context.Context, cfg Config, dir string, opts Options) (*Result, er
 // a result.
 type Options struct {
 	// Datasets resolves Config.Dataset; nil resolves catalogue names,
-	// paths, derived tasks and holdout splits (data.Resolver).
+	// paths, streamed image folders, derived tasks and holdout splits
+	// (data.Resolver).
 	Datasets *data.Resolver
 	// Progress receives every step and epoch; nil discards them.
 	Progress Progress
