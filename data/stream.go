@@ -293,6 +293,8 @@ func quantizeRow(dst []byte, src []float32) {
 // (rh−size)/2 and (rw−size)/2 rounded half to even (torchvision's
 // CenterCrop, Python's round).
 func EvalBox(h, w, size int, crop float64) (rh, rw, top, left int) {
+	// The tolerance keeps a quotient that is whole in exact arithmetic
+	// (224/0.875 = 256) whole despite the fraction's binary rounding.
 	short := int(math.Floor(float64(size)/crop + 1e-9))
 	if h <= w {
 		rh, rw = short, int(float64(short)*float64(w)/float64(h))
