@@ -1,5 +1,7 @@
 // Package data loads image-classification datasets into memory as
-// normalised float32 NHWC tensors, and gathers mini-batches from them.
+// normalised float32 NHWC tensors, and gathers mini-batches from them; an
+// image folder too large for memory is streamed instead (OpenImageFolder),
+// its batches decoded from the files on demand.
 package data
 
 import (
@@ -15,8 +17,11 @@ type Dataset struct {
 	Name string
 	// Split is "train" or "test".
 	Split string
-	// Images is [N, H, W, C], normalised with Norm.
+	// Images is [N, H, W, C], normalised with Norm; nil when Files is set.
 	Images *tensor.Tensor
+	// Files, when set, makes the dataset streamed (OpenImageFolder): its
+	// examples are decoded on demand by ReadTrain and ReadEval.
+	Files *ImageFiles
 	// Labels holds N class indices in [0, NumClasses).
 	Labels []int
 	// NumClasses is the number of classes K.
@@ -78,13 +83,21 @@ func (n Normalization) lookup(channels int) [][256]float32 {
 func (d *Dataset) Len() int { return len(d.Labels) }
 
 // ExampleShape is the shape of one image, [H, W, C].
-func (d *Dataset) ExampleShape() []int { return append([]int(nil), d.Images.Shape[1:]...) }
+func (d *Dataset) ExampleShape() []int {
+	if f := d.Files; f != nil {
+		return []int{f.Size, f.Size, f.Channels}
+	}
+	return append([]int(nil), d.Images.Shape[1:]...)
+}
 
 // Head returns a dataset of the first n examples (all if n ≤ 0 or n ≥ Len),
 // sharing storage with d.
 func (d *Dataset) Head(n int) *Dataset {
 	if n <= 0 || n >= d.Len() {
 		return d
+	}
+	if d.Streamed() {
+		return d.streamedSubset(d.Files.Paths[:n:n], d.Labels[:n:n], d.Split)
 	}
 	per := tensor.Numel(d.Images.Shape[1:])
 	shape := append([]int{n}, d.Images.Shape[1:]...)
@@ -114,6 +127,9 @@ type Batch struct {
 // are large enough, so that a training loop allocates nothing per step. It
 // panics if an index is out of range (a programmer error).
 func (d *Dataset) Gather(indices []int, b *Batch) {
+	if d.Streamed() {
+		d.streamedPanic("Gather")
+	}
 	per := tensor.Numel(d.Images.Shape[1:])
 	b.X = ensureBatch(b.X, len(indices), d.Images.Shape[1:])
 	b.Labels = b.Labels[:0]
@@ -126,6 +142,9 @@ func (d *Dataset) Gather(indices []int, b *Batch) {
 
 // Slice gathers the contiguous examples [lo, hi) into b (see Gather).
 func (d *Dataset) Slice(lo, hi int, b *Batch) {
+	if d.Streamed() {
+		d.streamedPanic("Slice")
+	}
 	per := tensor.Numel(d.Images.Shape[1:])
 	b.X = ensureBatch(b.X, hi-lo, d.Images.Shape[1:])
 	copy(b.X.Data, d.Images.Data[lo*per:hi*per])

@@ -36,6 +36,9 @@ func SplitDerived(name string) (base, task string) {
 //     of the others relabelled from 0 (class y → y − ⌊K/2⌋): a model
 //     pretrained on NAME-lower has never seen NAME-upper's classes.
 func Derive(d *Dataset, task, name string) (*Dataset, error) {
+	if d.Streamed() {
+		return nil, fmt.Errorf("dataset %s: derived tasks of a streamed image folder are not supported; derive the folder's in-memory form, or build a folder of the task", name)
+	}
 	out := *d
 	out.Name = name
 	switch task {

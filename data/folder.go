@@ -169,7 +169,30 @@ func imageBytes(img goimage.Image, h, w, c int, resize bool, buf []float32, dst 
 		return fmt.Errorf("image is %d×%d, want %d×%d (set a size to resize)", b.Dx(), b.Dy(), w, h)
 	}
 	sh, sw := b.Dy(), b.Dx()
-	src := make([]float32, sh*sw*c)
+	src := imageFloats(img, c, nil)
+	if sh == h && sw == w {
+		for i, v := range src {
+			dst[i] = byte(v)
+		}
+		return nil
+	}
+	resizeFolderImage(src, sh, sw, c, buf, h, w)
+	for i, v := range buf {
+		dst[i] = byte(min(max(math.Round(float64(v)), 0), 255))
+	}
+	return nil
+}
+
+// imageFloats converts img to sh×sw×c values in [0, 255] (grey ↔ RGB as
+// FolderOptions.Channels says), in buf if it is large enough.
+func imageFloats(img goimage.Image, c int, buf []float32) []float32 {
+	b := img.Bounds()
+	sh, sw := b.Dy(), b.Dx()
+	src := buf
+	if cap(src) < sh*sw*c {
+		src = make([]float32, sh*sw*c)
+	}
+	src = src[:sh*sw*c]
 	switch g := img.(type) {
 	case *goimage.Gray:
 		for y := range sh {
@@ -207,17 +230,7 @@ func imageBytes(img goimage.Image, h, w, c int, resize bool, buf []float32, dst 
 			}
 		}
 	}
-	if sh == h && sw == w {
-		for i, v := range src {
-			dst[i] = byte(v)
-		}
-		return nil
-	}
-	resizeFolderImage(src, sh, sw, c, buf, h, w)
-	for i, v := range buf {
-		dst[i] = byte(min(max(math.Round(float64(v)), 0), 255))
-	}
-	return nil
+	return src
 }
 
 // resizeFolderImage resamples an sh×sw×c image to dh×dw×c by bilinear

@@ -59,6 +59,9 @@ func ToDataset(name, split string, raw *RawImages, labels []int, numClasses int,
 // Raw recovers the 8-bit pixels of d by undoing its normalisation and
 // rounding: exact for datasets built from 8-bit images.
 func (d *Dataset) Raw() *RawImages {
+	if d.Streamed() {
+		d.streamedPanic("Raw")
+	}
 	s := d.Images.Shape
 	r := &RawImages{N: s[0], H: s[1], W: s[2], C: s[3], Pix: make([]byte, len(d.Images.Data))}
 	c := r.C
@@ -144,6 +147,13 @@ func SplitValidation(d *Dataset, valSize int, seed uint64) (train, val *Dataset,
 // Subset copies the examples at indices into a new dataset with the given
 // split name.
 func (d *Dataset) Subset(indices []int, split string) *Dataset {
+	if d.Streamed() {
+		paths, labels := make([]string, len(indices)), make([]int, len(indices))
+		for i, j := range indices {
+			paths[i], labels[i] = d.Files.Paths[j], d.Labels[j]
+		}
+		return d.streamedSubset(paths, labels, split)
+	}
 	var b Batch
 	d.Gather(indices, &b)
 	out := *d

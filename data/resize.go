@@ -199,6 +199,9 @@ func (c Conversion) String() string {
 // RGB → grey under per-channel statistics un-normalises, takes the luma,
 // and normalises with the luma-weighted mean and deviation.
 func Convert(d *Dataset, shape []int, name string) (*Dataset, error) {
+	if d.Streamed() {
+		return nil, fmt.Errorf("dataset %s: a streamed image folder is resized as it is read; stream it at the size wanted (PATH:streamSIZE)", name)
+	}
 	conv, err := NewConversion(d.ExampleShape(), shape)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", name, err)

@@ -40,6 +40,9 @@ type Loader func() (train, test *Dataset, err error)
 //   - derived tasks NAME-TASK (DerivedTasks, Derive) of any name it resolves;
 //   - converted images NAME@HxWxC (ResizedName, Convert) of any name it
 //     resolves: its images resized to H×W and, if need be, grey ↔ RGB;
+//   - streamed image folders PATH:streamSIZE (StreamName, OpenImageFolder):
+//     an image folder decoded batch by batch at SIZE×SIZE, for folders too
+//     large to hold in memory;
 //   - paths (IsPath): a .npz file or an image folder with train/ and test/.
 //
 // Add makes further names resolvable (test fixtures, programmatic
@@ -129,6 +132,9 @@ func (r *Resolver) Known(name string) bool {
 	if base, _, ok := splitResized(name); ok && r.Known(base) {
 		return true
 	}
+	if path, _, ok := splitStream(name); ok && IsPath(path) {
+		return true
+	}
 	return IsPath(name)
 }
 
@@ -140,7 +146,7 @@ func (r *Resolver) isAdded(name string) bool {
 
 // unknownError is the error for a name the resolver cannot resolve.
 func (r *Resolver) unknownError(name string) error {
-	return fmt.Errorf("unknown dataset %q; known: %s; derived: NAME-%s, NAME:holdoutN, NAME@HxWxC; or a path to a .npz file or an image folder with train/ and test/",
+	return fmt.Errorf("unknown dataset %q; known: %s; derived: NAME-%s, NAME:holdoutN, NAME@HxWxC; or a path to a .npz file or an image folder with train/ and test/ (PATH:streamSIZE streams a folder)",
 		name, strings.Join(r.Names(), ", "), strings.Join(DerivedTasks, ", NAME-"))
 }
 
@@ -234,6 +240,10 @@ func (r *Resolver) load(name string) (train, val, test *Dataset, err error) {
 				return nil, nil, nil, err
 			}
 			return train, nil, test, nil
+		}
+		if path, size, ok := splitStream(name); ok && IsPath(path) {
+			train, test, err = OpenImageFolder(path, size)
+			break
 		}
 		if !IsPath(name) {
 			return nil, nil, nil, r.unknownError(name)

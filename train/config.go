@@ -34,7 +34,8 @@ import (
 // resumes under a config equal in all other fields.
 type Config struct {
 	// Dataset is a dataset name that a data.Resolver resolves, e.g.
-	// "mnist", "mnist-lower:holdout2000" or a path.
+	// "mnist", "mnist-lower:holdout2000", a path, or an image folder
+	// streamed at a size ("PATH:stream224", data.StreamName).
 	Dataset string `json:"dataset"`
 	// Model is an nn model name (nn.ModelNames), e.g. "mnist-cnn".
 	Model string `json:"model"`

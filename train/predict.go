@@ -1,6 +1,8 @@
 package train
 
 import (
+	"runtime"
+
 	"github.com/losslab/losslab/data"
 	"github.com/losslab/losslab/nn"
 	"github.com/losslab/losslab/tensor"
@@ -23,11 +25,24 @@ func Predict(m *nn.Model, cfg Config, ds *data.Dataset, fn func(labels []int, ou
 		bs = cfg.BatchSize
 	}
 	var b data.Batch
+	var indices []int
 	for lo := 0; lo < ds.Len(); lo += bs {
 		hi := min(lo+bs, ds.Len())
-		ds.Slice(lo, hi, &b)
-		if c := cfg.EvalCrop; c > 0 && c < 1 {
-			data.CenterCrop(&b, c)
+		if ds.Streamed() {
+			// The crop is part of decoding (resize to size/crop, then the
+			// centre), not a second resampling of the decoded image.
+			indices = indices[:0]
+			for i := lo; i < hi; i++ {
+				indices = append(indices, i)
+			}
+			if err := ds.ReadEval(indices, evalCrop(cfg), &b, runtime.GOMAXPROCS(0)); err != nil {
+				return err
+			}
+		} else {
+			ds.Slice(lo, hi, &b)
+			if c := cfg.EvalCrop; c > 0 && c < 1 {
+				data.CenterCrop(&b, c)
+			}
 		}
 		m.Forward(b.X, false)
 		if err := fn(b.Labels, m.Outputs()); err != nil {
@@ -35,6 +50,14 @@ func Predict(m *nn.Model, cfg Config, ds *data.Dataset, fn func(labels []int, ou
 		}
 	}
 	return nil
+}
+
+// evalCrop is cfg's evaluation crop fraction in (0, 1].
+func evalCrop(cfg Config) float64 {
+	if c := cfg.EvalCrop; c > 0 && c < 1 {
+		return c
+	}
+	return 1
 }
 
 // Logits returns m's logits on ds (Predict), [N, K].

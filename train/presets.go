@@ -25,7 +25,9 @@ var presets = map[string]func() Config{
 	// 1.6 (the linear scaling rule 0.1 × batch/256 of Goyal et al. 2017),
 	// 90 epochs, 10 warmup epochs, cosine decay to 0, EMA decay 0.9999 with
 	// TensorFlow's early-training ramp. The "imagenet" dataset must be
-	// registered (RegisterDataset) for the preset to validate.
+	// registered (RegisterDataset) for the preset to validate, or the
+	// dataset set to an ImageNet folder streamed at 224 (PATH:stream224),
+	// whose loader does the crop and flip on the full-resolution images.
 	"paper-imagenet": func() Config {
 		c := DefaultConfig("imagenet", "resnet50")
 		c.Epochs = 90

@@ -131,7 +131,8 @@ func Run(ctx context.Context, cfg Config, dir string, opts Options) (*Result, er
 // a result.
 type Options struct {
 	// Datasets resolves Config.Dataset; nil resolves catalogue names,
-	// paths, derived tasks and holdout splits (data.Resolver).
+	// paths, streamed image folders, derived tasks and holdout splits
+	// (data.Resolver).
 	Datasets *data.Resolver
 	// Progress receives every step and epoch; nil discards them.
 	Progress Progress
@@ -219,6 +220,11 @@ type run struct {
 	mix         data.Mix
 	mixed       bool // this step's batch was mixed (r.mix is valid)
 	dzPartner   *tensor.Tensor
+	// streamCrop: the streamed training set's loader does the augmentation's
+	// random-resized crop and flip on the full-resolution images (r.aug
+	// holds the rest of the chain).
+	streamCrop bool
+	loader     *prefetcher // the epoch's loader of a streamed training set
 }
 
 func newRun(cfg Config, dir string, datasets *data.Resolver) (*run, error) {
@@ -244,7 +250,12 @@ func newRun(cfg Config, dir string, datasets *data.Resolver) (*run, error) {
 			return nil, err
 		}
 	}
-	if r.aug, err = data.NewAugmentation(cfg.Augment, cfg.RandAugmentN, cfg.RandAugmentM); err != nil {
+	augment := cfg.Augment
+	if r.train.Streamed() && data.HasStage(augment, "random-resized-crop") {
+		r.streamCrop = true
+		augment = withoutStage(augment, "random-resized-crop")
+	}
+	if r.aug, err = data.NewAugmentation(augment, cfg.RandAugmentN, cfg.RandAugmentM); err != nil {
 		return nil, err
 	}
 	if !r.aug.Empty() {
@@ -282,6 +293,17 @@ func newRun(cfg Config, dir string, datasets *data.Resolver) (*run, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// withoutStage is the augmentation spec without the named stage.
+func withoutStage(spec, name string) string {
+	var keep []string
+	for _, s := range strings.Split(spec, "+") {
+		if s != name {
+			keep = append(keep, s)
+		}
+	}
+	return strings.Join(keep, "+")
 }
 
 // schedule builds the learning-rate schedule of cfg for perEpoch steps per
@@ -350,10 +372,14 @@ func (r *run) saveCheckpoint() error {
 // run trains to the end, evaluating and logging after every epoch.
 func (r *run) run(ctx context.Context, progress Progress) (*Result, error) {
 	n, bs := r.train.Len(), r.cfg.BatchSize
+	defer r.stopLoader()
 	for r.step < r.total {
 		epoch := r.step / r.perEpoch // from 0
 		perm := permutation(r.cfg.Seed, epoch, n)
 		startSeen, startSeconds := r.stats.Seen, r.stats.EpochSeconds
+		if r.train.Streamed() {
+			r.loader = startPrefetch(r.train, perm, epoch, r.step%r.perEpoch, bs, r.cfg.Seed, r.streamCrop)
+		}
 		for s := r.step % r.perEpoch; s < r.perEpoch; s++ {
 			if err := ctx.Err(); err != nil {
 				if serr := r.saveCheckpoint(); serr != nil {
@@ -362,7 +388,9 @@ func (r *run) run(ctx context.Context, progress Progress) (*Result, error) {
 				return nil, err
 			}
 			t0 := time.Now()
-			r.prepareBatch(perm[s*bs:min((s+1)*bs, n)], epoch)
+			if err := r.prepareBatch(perm[s*bs:min((s+1)*bs, n)], epoch); err != nil {
+				return nil, fmt.Errorf("epoch %d, batch %d of %d: %w", epoch+1, s+1, r.perEpoch, err)
+			}
 			lr := r.sched.LR(r.step)
 			loss, correct := r.trainStep(lr)
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
@@ -390,6 +418,7 @@ func (r *run) run(ctx context.Context, progress Progress) (*Result, error) {
 				}
 			}
 		}
+		r.stopLoader()
 		m := EpochMetrics{
 			Epoch: epoch + 1, Step: r.step,
 			TrainLoss:      r.stats.LossSum / float64(r.stats.Seen),
@@ -416,12 +445,29 @@ func (r *run) run(ctx context.Context, progress Progress) (*Result, error) {
 	return r.finish()
 }
 
-// prepareBatch gathers the examples at indices into r.batch, augments each
-// with the key of (seed, epoch, example index), and mixes the batch with
-// mixup or CutMix keyed by (seed, step). Nothing here keeps state between
-// steps, so a resumed run prepares the same batches.
-func (r *run) prepareBatch(indices []int, epoch int) {
-	r.train.Gather(indices, &r.batch)
+// stopLoader stops the epoch's loader, if any.
+func (r *run) stopLoader() {
+	if r.loader != nil {
+		r.loader.stop()
+		r.loader = nil
+	}
+}
+
+// prepareBatch gathers the examples at indices into r.batch (a streamed
+// training set's loader has decoded them already, in this order), augments
+// each with the key of (seed, epoch, example index), and mixes the batch
+// with mixup or CutMix keyed by (seed, step). Nothing here keeps state
+// between steps, so a resumed run prepares the same batches.
+func (r *run) prepareBatch(indices []int, epoch int) error {
+	if r.loader != nil {
+		b, err := r.loader.next()
+		if err != nil {
+			return err
+		}
+		r.batch = *b
+	} else {
+		r.train.Gather(indices, &r.batch)
+	}
 	if !r.aug.Empty() {
 		r.augKeys = r.augKeys[:0]
 		for _, j := range indices {
@@ -432,7 +478,7 @@ func (r *run) prepareBatch(indices []int, epoch int) {
 	r.mixed = false
 	mixup, cutmix := r.cfg.Mixup, r.cfg.CutMix
 	if mixup == 0 && cutmix == 0 {
-		return
+		return nil
 	}
 	key := data.MixKey(r.cfg.Seed, r.step)
 	if mixup > 0 && cutmix > 0 {
@@ -449,6 +495,7 @@ func (r *run) prepareBatch(indices []int, epoch int) {
 		data.CutMix(&r.batch, cutmix, key, &r.mix)
 	}
 	r.mixed = true
+	return nil
 }
 
 // mixedLoss is the loss of a mixed batch, λ·L(z, labels) + (1 − λ)·L(z,

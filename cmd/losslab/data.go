@@ -225,6 +225,9 @@ func dataCorrupt(o *dataOptions, w io.Writer) error {
 		d = train
 	}
 	d = d.Head(o.limit)
+	if d.Streamed() {
+		return usageErrorf("data corrupt: %s streams from files; corrupt the in-memory folder (the path without :stream)", o.dataset)
+	}
 	if o.grid != "" {
 		return writeGrid(o, d, names, w)
 	}

@@ -41,6 +41,9 @@ func Raw(raw *data.RawImages, name string, severity int, seed uint64) (*data.Raw
 // Dataset returns d corrupted on the fly: its images are taken back to 8
 // bits, corrupted, and normalised again with d's normalisation.
 func Dataset(d *data.Dataset, name string, severity int, seed uint64) (*data.Dataset, error) {
+	if err := inMemory(d); err != nil {
+		return nil, err
+	}
 	raw, err := Raw(d.Raw(), name, severity, seed)
 	if err != nil {
 		return nil, err
@@ -50,6 +53,17 @@ func Dataset(d *data.Dataset, name string, severity int, seed uint64) (*data.Dat
 		return nil, err
 	}
 	return out, nil
+}
+
+// inMemory refuses a streamed dataset: its pixels exist only as views
+// decoded for a model, and a corrupted copy evaluated through another
+// pipeline than its clean counterpart (the streamed evaluation crop) would
+// bias the robustness gap.
+func inMemory(d *data.Dataset) error {
+	if d.Streamed() {
+		return fmt.Errorf("dataset %s %s streams from files: corruptions need it in memory (not supported for streamed image folders yet)", d.Name, d.Split)
+	}
+	return nil
 }
 
 // SetFile is the file name of one corruption × severity in a written set.
@@ -70,6 +84,9 @@ type Manifest struct {
 // CIFAR-10-C layout), plus labels.npy (int64) and manifest.json. Each file
 // is written atomically. progress, if not nil, is called after each file.
 func WriteSet(dir string, d *data.Dataset, names []string, seed uint64, progress func(file string)) error {
+	if err := inMemory(d); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
