@@ -179,32 +179,46 @@ func Read(r io.Reader) (*Array, error) { return decode(r, -1) }
 // numpy.savez_compressed or WriteNPZ; members stored or deflated), keyed by
 // member name without the ".npy" suffix. Errors name the file.
 func ReadNPZ(path string) (map[string]*Array, error) {
+	out := map[string]*Array{}
+	err := eachMember(path, func(name string, r *bufio.Reader, size int64) error {
+		a, err := decode(r, size)
+		out[name] = a
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachMember calls fn with each .npy member of the .npz archive at path:
+// its name without the suffix, a reader of its uncompressed bytes and their
+// count (-1 when unknown). Errors name the file and the member.
+func eachMember(path string, fn func(name string, r *bufio.Reader, size int64) error) error {
 	z, err := zip.OpenReader(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a .npz (zip) archive: %w", path, err)
+		return fmt.Errorf("%s: not a .npz (zip) archive: %w", path, err)
 	}
 	defer z.Close()
-	out := make(map[string]*Array, len(z.File))
 	for _, f := range z.File {
 		if !strings.HasSuffix(f.Name, ".npy") {
-			return nil, fmt.Errorf("%s: member %q is not a .npy file", path, f.Name)
+			return fmt.Errorf("%s: member %q is not a .npy file", path, f.Name)
 		}
 		rc, err := f.Open()
 		if err != nil {
-			return nil, fmt.Errorf("%s: member %q: %w", path, f.Name, err)
+			return fmt.Errorf("%s: member %q: %w", path, f.Name, err)
 		}
 		size := int64(-1)
 		if f.UncompressedSize64 <= math.MaxInt64 {
 			size = int64(f.UncompressedSize64)
 		}
-		a, err := decode(bufio.NewReader(rc), size)
+		err = fn(strings.TrimSuffix(f.Name, ".npy"), bufio.NewReader(rc), size)
 		rc.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%s: member %q: %w", path, f.Name, err)
+			return fmt.Errorf("%s: member %q: %w", path, f.Name, err)
 		}
-		out[strings.TrimSuffix(f.Name, ".npy")] = a
 	}
-	return out, nil
+	return nil
 }
 
 var magic = []byte("\x93NUMPY")
@@ -788,33 +802,17 @@ func Stat(path string) (Info, error) {
 // ReadNPZ keys them, decompressing only the headers. Errors name the file
 // and the member.
 func StatNPZ(path string) (map[string]Info, error) {
-	z, err := zip.OpenReader(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: not a .npz (zip) archive: %w", path, err)
-	}
-	defer z.Close()
-	out := make(map[string]Info, len(z.File))
-	for _, f := range z.File {
-		if !strings.HasSuffix(f.Name, ".npy") {
-			return nil, fmt.Errorf("%s: member %q is not a .npy file", path, f.Name)
-		}
-		rc, err := f.Open()
-		if err != nil {
-			return nil, fmt.Errorf("%s: member %q: %w", path, f.Name, err)
-		}
-		size := int64(-1)
-		if f.UncompressedSize64 <= math.MaxInt64 {
-			size = int64(f.UncompressedSize64)
-		}
-		h, et, offset, err := readHeader(bufio.NewReader(rc), size)
-		rc.Close()
+	out := map[string]Info{}
+	err := eachMember(path, func(name string, r *bufio.Reader, size int64) error {
+		h, et, offset, err := readHeader(r, size)
 		if err == nil && size >= 0 {
 			err = checkData(h, et, size-offset)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: member %q: %w", path, f.Name, err)
-		}
-		out[strings.TrimSuffix(f.Name, ".npy")] = Info{Shape: h.shape, DType: h.descr}
+		out[name] = Info{Shape: h.shape, DType: h.descr}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
