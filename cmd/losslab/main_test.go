@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"io"
 	"math"
 	"os"
@@ -154,5 +155,33 @@ func TestStudyByName(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "finetune-lr") {
 		t.Errorf("the coarse study's plan has no rate choice:\n%s", out.String())
+	}
+}
+
+// Flags may follow the study's name, and those before it are kept:
+// `losslab study coarse --out DIR` is what users type.
+func TestStudyFlagsAfterName(t *testing.T) {
+	var full, quick bytes.Buffer
+	if err := run(context.Background(), []string{"study", "plan", "coarse"}, &full, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"study", "plan", "coarse", "--quick"}, &quick, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(full.String(), "40 epochs") || strings.Contains(quick.String(), "40 epochs") {
+		t.Errorf("--quick after the name was not applied: the plans are\n%.300s\nand\n%.300s", full.String(), quick.String())
+	}
+	var o studyOptions
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	o.AddFlags(fs)
+	if err := fs.Parse([]string{"--jobs", "1", "coarse", "--out", "x"}); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := o.parseAfter(fs.Args()[1:], io.Discard)
+	if err != nil || len(rest) != 0 || o.jobs != 1 || o.out != "x" {
+		t.Errorf("parseAfter: rest %v, err %v, jobs %d, out %q; want jobs 1 (given before the name) and out x", rest, err, o.jobs, o.out)
+	}
+	if err := run(context.Background(), []string{"study", "plan", "coarse", "default"}, io.Discard, io.Discard); exitCode(err, io.Discard) != exitUsage {
+		t.Errorf("two study names: %v, want a usage error", err)
 	}
 }

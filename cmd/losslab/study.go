@@ -75,17 +75,37 @@ func init() {
 	})
 }
 
+// parseAfter parses the flags among args that follow a positional argument
+// (Go's flag package stops at the first one) into o, keeping the values of
+// the flags given before it, and returns the remaining arguments.
+func (o *studyOptions) parseAfter(args []string, stderr io.Writer) ([]string, error) {
+	fs := flag.NewFlagSet("losslab study", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	saved := *o
+	o.AddFlags(fs) // registering a flag sets it to its default
+	*o = saved
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return fs.Args(), nil
+}
+
 func runStudy(ctx context.Context, o *studyOptions, args []string, stdout, stderr io.Writer) error {
 	mode := "run"
 	if len(args) > 0 && (args[0] == "plan" || args[0] == "run-unit" || args[0] == "run-plan") {
 		mode = args[0]
-		fs := flag.NewFlagSet("losslab study "+mode, flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		o.AddFlags(fs)
-		if err := fs.Parse(args[1:]); err != nil {
+		var err error
+		if args, err = o.parseAfter(args[1:], stderr); err != nil {
 			return usageErrorf("study %s: %v", mode, err)
 		}
-		args = fs.Args()
+	}
+	if len(args) > 1 {
+		// Flags after the study's name or file: `losslab study coarse --out DIR`.
+		rest, err := o.parseAfter(args[1:], stderr)
+		if err != nil {
+			return usageErrorf("study: %v", err)
+		}
+		args = append(args[:1], rest...)
 	}
 	if o.jobs < 0 {
 		return usageErrorf("study: --jobs %d; want ≥ 0 (0 = one per core)", o.jobs)
