@@ -60,7 +60,9 @@ func runBench(ctx context.Context, o *benchOptions, args []string, w io.Writer) 
 	// Flags may follow the kind: `bench gemm --size 512`.
 	fs := flag.NewFlagSet("losslab bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	o.AddFlags(fs)
+	saved := *o
+	o.AddFlags(fs) // registering a flag sets it to its default: keep those given before the kind
+	*o = saved
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageErrorf("bench %s: %v", args[0], err)
 	}

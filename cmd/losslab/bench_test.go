@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"slices"
 	"testing"
 
@@ -39,5 +40,23 @@ func TestBenchJSONNamesKernelAndCPU(t *testing.T) {
 	}
 	if tensor.Kernel() == "avx512" && !slices.Contains(res.CPUFeatures, "avx512f") {
 		t.Errorf("the avx512 kernel ran but avx512f is not among %v", res.CPUFeatures)
+	}
+}
+
+// Flags before the kind are kept when the flags after it are parsed.
+func TestBenchFlagsBeforeKind(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"bench", "--size", "48", "gemm", "--reps", "1", "--json"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Size int `json:"size"`
+		Reps int `json:"reps"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("%v in %s", err, out.Bytes())
+	}
+	if res.Size != 48 || res.Reps != 1 {
+		t.Errorf("size %d reps %d, want 48 (before the kind) and 1 (after it)", res.Size, res.Reps)
 	}
 }

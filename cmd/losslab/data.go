@@ -66,7 +66,9 @@ func runData(ctx context.Context, o *dataOptions, args []string, stdout, stderr 
 	// Flags may follow the subcommand: `data corrupt --dataset mnist`.
 	fs := flag.NewFlagSet("losslab data "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	o.AddFlags(fs)
+	saved := *o
+	o.AddFlags(fs) // registering a flag sets it to its default: keep those given before the subcommand
+	*o = saved
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageErrorf("data %s: %v", args[0], err)
 	}
