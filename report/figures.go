@@ -854,6 +854,22 @@ func rotateX(p *plot.Plot) {
 }
 
 // colorBar draws a vertical colour bar for cm with its label.
+// heatWithColorBar draws heat map hp with its colour bar (cm, label) on
+// the right, the bar beside the map's cells: below its title, and bottom
+// above the foot of the canvas (the map's column labels).
+func heatWithColorBar(hp *plot.Plot, cm palette.ColorMap, label string, bottom vg.Length) func(draw.Canvas) {
+	return func(c draw.Canvas) {
+		hc := c
+		hc.Max.X -= vg.Points(colorBarWidth)
+		hp.Draw(hc)
+		bc := c
+		bc.Min.X = c.Max.X - vg.Points(colorBarWidth-16)
+		bc.Max.Y -= titleHeight(hp)
+		bc.Min.Y += bottom
+		colorBar(bc, cm, label)
+	}
+}
+
 func colorBar(c draw.Canvas, cm palette.ColorMap, label string) {
 	p := newPlot("", "", label)
 	p.Add(&plotter.ColorBar{ColorMap: cm, Vertical: true, Colors: 64})
@@ -901,16 +917,7 @@ func (b *builder) disagreementFigure() (*figure, error) {
 	h := cell*vg.Length(len(vs)) + vg.Points(labelWidth(names, size)/2+50)
 	return &figure{name: "disagreement", w: w, h: h,
 		caption: "Pairwise disagreement: the percentage of test examples whose predicted class differs, averaged over the model pairs of each pair of objectives; the diagonal compares different seeds of the same objective.",
-		draw: func(c draw.Canvas) {
-			hc := c
-			hc.Max.X -= vg.Points(colorBarWidth)
-			hp.Draw(hc)
-			bc := c
-			bc.Min.X = c.Max.X - vg.Points(colorBarWidth-16)
-			bc.Max.Y -= titleHeight(hp)
-			bc.Min.Y += vg.Points(labelWidth(names, size)/2 + 10)
-			colorBar(bc, cm, "%")
-		}}, nil
+		draw: heatWithColorBar(hp, cm, "%", vg.Points(labelWidth(names, size)/2+10))}, nil
 }
 
 // fitSize is the largest font size from max down to lo (in half points)
@@ -1027,16 +1034,7 @@ func (b *builder) ckaLayersFigure() (*figure, error) {
 	h := cellH*vg.Length(len(z)) + vg.Points(60)
 	return &figure{name: "cka_layers", w: w, h: h,
 		caption: "The CKA curves as a table: linear CKA of each objective's network with " + b.label(b.reference()) + "'s at the same seed, per layer (mean over seeds); last row: two seeds of the same objective.",
-		draw: func(dc draw.Canvas) {
-			hc := dc
-			hc.Max.X -= vg.Points(colorBarWidth)
-			hp.Draw(hc)
-			bc := dc
-			bc.Min.X = dc.Max.X - vg.Points(colorBarWidth-16)
-			bc.Max.Y -= titleHeight(hp)
-			bc.Min.Y += vg.Points(22)
-			colorBar(bc, cm, "CKA")
-		}}, nil
+		draw: heatWithColorBar(hp, cm, "CKA", vg.Points(22))}, nil
 }
 
 // ckaRange is the smallest value of the matrices rounded down to a tenth
