@@ -917,7 +917,7 @@ func (b *builder) disagreementFigure() (*figure, error) {
 	h := cell*vg.Length(len(vs)) + vg.Points(labelWidth(names, size)/2+50)
 	return &figure{name: "disagreement", w: w, h: h,
 		caption: "Pairwise disagreement: the percentage of test examples whose predicted class differs, averaged over the model pairs of each pair of objectives; the diagonal compares different seeds of the same objective.",
-		draw: heatWithColorBar(hp, cm, "%", vg.Points(labelWidth(names, size)/2+10))}, nil
+		draw:    heatWithColorBar(hp, cm, "%", vg.Points(labelWidth(names, size)/2+10))}, nil
 }
 
 // fitSize is the largest font size from max down to lo (in half points)
@@ -1034,7 +1034,7 @@ func (b *builder) ckaLayersFigure() (*figure, error) {
 	h := cellH*vg.Length(len(z)) + vg.Points(60)
 	return &figure{name: "cka_layers", w: w, h: h,
 		caption: "The CKA curves as a table: linear CKA of each objective's network with " + b.label(b.reference()) + "'s at the same seed, per layer (mean over seeds); last row: two seeds of the same objective.",
-		draw: heatWithColorBar(hp, cm, "CKA", vg.Points(22))}, nil
+		draw:    heatWithColorBar(hp, cm, "CKA", vg.Points(22))}, nil
 }
 
 // ckaRange is the smallest value of the matrices rounded down to a tenth
