@@ -30,17 +30,7 @@ func TestTrainingStepAllocs(t *testing.T) {
 				tensor.SetThreads(threads)
 				const batch = 8
 				m := mustBuild(t, mc.name, mc.shape, 10, 1)
-				x := randTensor(1, append([]int{batch}, mc.shape...)...)
-				labels := make([]int, batch)
-				for i := range labels {
-					labels[i] = i % 10
-				}
-				g := tensor.New(batch, 10)
-				step := func() {
-					z := m.Forward(x, true)
-					softmaxGrad(z, g, labels)
-					m.Backward(g)
-				}
+				step := trainingStep(m, mc.shape, batch)
 				// A garbage collection empties sync.Pools (and the runtime's
 				// caches), whose refill would count as the step's
 				// allocation: collect, warm up, then hold collections off.

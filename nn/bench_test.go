@@ -33,6 +33,22 @@ func softmaxGrad(z, g *tensor.Tensor, labels []int) {
 	}
 }
 
+// trainingStep returns one training step of m (10 classes) on a fixed
+// random batch: Forward, the softmax cross-entropy gradient, Backward.
+func trainingStep(m *Model, shape []int, batch int) func() {
+	x := randTensor(1, append([]int{batch}, shape...)...)
+	labels := make([]int, batch)
+	for i := range labels {
+		labels[i] = i % 10
+	}
+	g := tensor.New(batch, 10)
+	return func() {
+		z := m.Forward(x, true)
+		softmaxGrad(z, g, labels)
+		m.Backward(g)
+	}
+}
+
 // benchTrainStep times forward + loss gradient + backward of one batch and
 // reports examples/s. The optimizer update is not included.
 func benchTrainStep(b *testing.B, name string, shape []int, batch int) {
@@ -40,17 +56,7 @@ func benchTrainStep(b *testing.B, name string, shape []int, batch int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	x := randTensor(1, append([]int{batch}, shape...)...)
-	labels := make([]int, batch)
-	for i := range labels {
-		labels[i] = i % 10
-	}
-	g := tensor.New(batch, 10)
-	step := func() {
-		z := m.Forward(x, true)
-		softmaxGrad(z, g, labels)
-		m.Backward(g)
-	}
+	step := trainingStep(m, shape, batch)
 	step() // allocate the buffers
 	runtime.GC()
 	var ms runtime.MemStats
