@@ -449,6 +449,10 @@ func (c *Conv2d) backwardImplicit(n0, n1 int, scratch, dwg []float32) {
 	ci, oc := c.InC, c.OutC
 	wp, pad, rows := c.implicitGeom(c.h, c.w, c.PadH, c.PadW)
 	padded, virt := scratch[:pad*ci], scratch[pad*ci:pad*ci+rows*oc]
+	// The input gradient's implicit convolution: the output gradient
+	// padded by (kh−1−ph, kw−1−pw), as in gradGeom.
+	phG, pwG := c.KH-1-c.PadH, c.KW-1-c.PadW
+	wpG, padG, rowsG := c.implicitGeom(c.ho, c.wo, phG, pwG)
 	rest := scratch[pad*ci+rows*oc:]
 	inLen, outLen := c.h*c.w*ci, c.ho*c.wo*oc
 	g := c.g.Data
@@ -468,9 +472,8 @@ func (c *Conv2d) backwardImplicit(n0, n1 int, scratch, dwg []float32) {
 		if c.NoInputGrad {
 			continue
 		}
-		wpG, padG, rowsG := c.implicitGeom(c.ho, c.wo, c.KH-1-c.PadH, c.KW-1-c.PadW)
 		paddedG, virtG := rest[:padG*oc], rest[padG*oc:padG*oc+rowsG*ci]
-		padImage(paddedG, gn, c.ho, c.wo, oc, c.KH-1-c.PadH, c.KW-1-c.PadW)
+		padImage(paddedG, gn, c.ho, c.wo, oc, phG, pwG)
 		c.inner.GemmSegmented(false, rowsG, ci, c.KH*c.KW*oc, paddedG, oc, c.KW*oc, wpG*oc, c.wFlip, ci, 0, virtG, ci)
 		dxn := c.dx.Data[n*inLen : (n+1)*inLen]
 		for iy := 0; iy < c.h; iy++ {
