@@ -268,7 +268,9 @@ func (g *gemmJob) plan(threads int) {
 	}
 	chunks := w
 	if g.sharedB != nil || g.directB {
-		chunks *= chunksPerWorker
+		// More chunks than threads, but none shorter than an MC block: a
+		// B micro-panel brought into L1 then serves that many rows of A.
+		chunks = max(w, min(w*chunksPerWorker, tilesM/(kern.mc/kern.mr)))
 	}
 	g.workers, g.chunks = min(w, tilesM), min(chunks, tilesM)
 }
@@ -497,6 +499,9 @@ func packA(dst, a []float32, lda int, seg segments, transA bool, i0, mc, p0, kc,
 		} else if rows == mr && mr == 6 {
 			packRows6(panel, a, (i0+ir)*lda+col0, lda, kc)
 			continue
+		} else if rows == mr && mr == 12 {
+			packRows12(panel, a, (i0+ir)*lda+col0, lda, kc)
+			continue
 		} else {
 			for i := 0; i < rows; i++ {
 				src := a[(i0+ir+i)*lda+col0:]
@@ -528,6 +533,31 @@ func packRows6(panel, a []float32, off, lda, kc int) {
 	for p := range r0 {
 		d := panel[6*p : 6*p+6 : 6*p+6]
 		d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+	}
+}
+
+// packRows12 is packRows6 for twelve rows: the AVX-512 kernels' common
+// case. Writing each step's twelve values together, rather than scattering
+// one row at a time at a stride of twelve, keeps the stores sequential.
+func packRows12(panel, a []float32, off, lda, kc int) {
+	r0 := a[off : off+kc]
+	r1 := a[off+lda : off+lda+kc]
+	r2 := a[off+2*lda : off+2*lda+kc]
+	r3 := a[off+3*lda : off+3*lda+kc]
+	r4 := a[off+4*lda : off+4*lda+kc]
+	r5 := a[off+5*lda : off+5*lda+kc]
+	r6 := a[off+6*lda : off+6*lda+kc]
+	r7 := a[off+7*lda : off+7*lda+kc]
+	r8 := a[off+8*lda : off+8*lda+kc]
+	r9 := a[off+9*lda : off+9*lda+kc]
+	r10 := a[off+10*lda : off+10*lda+kc]
+	r11 := a[off+11*lda : off+11*lda+kc]
+	panel = panel[:12*kc]
+	for p := range r0 {
+		d := panel[12*p : 12*p+12 : 12*p+12]
+		d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
+		d[4], d[5], d[6], d[7] = r4[p], r5[p], r6[p], r7[p]
+		d[8], d[9], d[10], d[11] = r8[p], r9[p], r10[p], r11[p]
 	}
 }
 

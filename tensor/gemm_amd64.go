@@ -50,6 +50,13 @@ func CPUFeatures() []string {
 // fit L1 at that depth, but at one 512-bit FMA per cycle (Zen 4) its loads
 // from L2 are far below L2 bandwidth.
 //
+// The 12×32 kernel's MC×KC block of A is 528×256 (528 KiB, half of a 1 MiB
+// L2): each B micro-panel brought into L1 then serves 44 A micro-panels.
+// With MC = 144 a 1024³ product on two threads of a Zen 5 spent a tenth of
+// its time bringing B panels from L3 (bench/openblas: 0.80–0.85× OpenBLAS
+// with MC = 144, 0.89–0.93× with MC = 528 and chunks of at least MC rows;
+// the convolutions' products did not change measurably).
+//
 // The 12×16 AVX-512 kernel serves the products at most 16 columns wide
 // (the 16-channel convolutions' forward pass and both gradients), where the
 // 12×32 tile would spend half its multiply-adds on zero padding and every
@@ -68,7 +75,7 @@ func archKernels() []*microKernel {
 		},
 		narrow,
 		{
-			name: "avx512", mr: 12, nr: 32, mc: 144, kc: 256, nc: 4064,
+			name: "avx512", mr: 12, nr: 32, mc: 528, kc: 256, nc: 4064,
 			supported: cpu.X86.HasAVX512F,
 			fn:        gemmKernel12x32AVX512,
 			narrow:    narrow,

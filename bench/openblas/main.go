@@ -5,6 +5,14 @@
 // the median of each are reported with their ratio, and both results are
 // checked against a float64 reference on sampled elements.
 //
+// OpenBLAS picks its kernels by CPU model when the process loads it, unless
+// OPENBLAS_CORETYPE names a core; an environment that sets it (some machines
+// here export OPENBLAS_CORETYPE=Haswell) can hold OpenBLAS to AVX2 on an
+// AVX-512 CPU, at half its speed. So by default the command re-executes
+// itself without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, letting OpenBLAS
+// detect the CPU; -openblas-core NAME forces a core, -openblas-core env keeps
+// the environment. The core OpenBLAS ran is printed.
+//
 // It is a separate module because it needs cgo and libopenblas
 // (Debian: apt-get install libopenblas-dev); the losslab module itself is
 // pure Go.
@@ -24,6 +32,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -36,6 +46,7 @@ type result struct {
 	Reps    int    `json:"reps"`
 	Grouped bool   `json:"grouped"`
 	Kernel  string `json:"kernel"`
+	Core    string `json:"openblas_core"`
 
 	OpenBLASBest   float64 `json:"openblas_gflops_best"`
 	OpenBLASMedian float64 `json:"openblas_gflops_median"`
@@ -55,9 +66,14 @@ func main() {
 	threads := flag.Int("threads", 2, "threads for both libraries")
 	reps := flag.Int("reps", 10, "timed repetitions of each library (alternating)")
 	kernel := flag.String("kernel", "", "losslab GEMM micro-kernel (generic, avx2, avx512); empty: the default")
-	grouped := flag.Bool("grouped", false, "time all OpenBLAS repetitions, then all losslab ones, instead of alternating (an idle library's spinning threads can slow the other)")
+	grouped := flag.Bool("grouped", true, "time all OpenBLAS repetitions, then all losslab ones; -grouped=false alternates them (OpenBLAS's threads spin after each call and then slow losslab's)")
 	asJSON := flag.Bool("json", false, "print one JSON object instead of text")
+	core := flag.String("openblas-core", "detect", `OpenBLAS core: "detect" (OpenBLAS's own detection, ignoring OPENBLAS_CORETYPE), "env" (the environment's), or a core name such as SkylakeX`)
 	flag.Parse()
+	if err := setOpenBLASCore(*core); err != nil {
+		fmt.Fprintf(os.Stderr, "openblas: -openblas-core: %v\n", err)
+		os.Exit(1)
+	}
 	if *size < 1 || *threads < 1 || *reps < 1 {
 		fmt.Fprintln(os.Stderr, "openblas: -size, -threads and -reps must be at least 1")
 		os.Exit(2)
@@ -83,7 +99,7 @@ func main() {
 	if res.Grouped {
 		order = "grouped"
 	}
-	fmt.Printf("sgemm %d×%d×%d, %d threads, %d reps (%s), losslab kernel %s\n", res.Size, res.Size, res.Size, res.Threads, res.Reps, order, res.Kernel)
+	fmt.Printf("sgemm %d×%d×%d, %d threads, %d reps (%s), losslab kernel %s, OpenBLAS core %s\n", res.Size, res.Size, res.Size, res.Threads, res.Reps, order, res.Kernel, res.Core)
 	fmt.Printf("  OpenBLAS: best %7.1f GFLOP/s, median %7.1f GFLOP/s  (max rel err %.2g)\n", res.OpenBLASBest, res.OpenBLASMedian, res.MaxRelErrOpenBLAS)
 	fmt.Printf("  losslab:  best %7.1f GFLOP/s, median %7.1f GFLOP/s  (max rel err %.2g)\n", res.LosslabBest, res.LosslabMedian, res.MaxRelErrLosslab)
 	fmt.Printf("  results agree: max |C_openblas - C_losslab| = %.3g (max |C| = %.3g)\n", res.MaxAbsDiff, res.MaxAbsC)
@@ -136,7 +152,7 @@ func run(n, threads, reps int, grouped bool) (*result, error) {
 		}
 	}
 
-	res := &result{Size: n, Threads: threads, Reps: reps, Grouped: grouped, Kernel: tensor.Kernel()}
+	res := &result{Size: n, Threads: threads, Reps: reps, Grouped: grouped, Kernel: tensor.Kernel(), Core: C.GoString(C.openblas_get_corename())}
 	res.OpenBLASBest, res.OpenBLASMedian = slices.Max(gBLAS), median(gBLAS)
 	res.LosslabBest, res.LosslabMedian = slices.Max(gLab), median(gLab)
 	res.RatioBest = res.LosslabBest / res.OpenBLASBest
@@ -180,4 +196,33 @@ func median(x []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// setOpenBLASCore re-executes the command with the environment that makes
+// OpenBLAS load the core asked for, when the current one would not. OpenBLAS
+// reads it once, when the process loads the library.
+func setOpenBLASCore(core string) error {
+	env := os.Environ()
+	switch core {
+	case "env":
+		return nil
+	case "detect":
+		if os.Getenv("OPENBLAS_CORETYPE") == "" && os.Getenv("OPENBLAS_L2_SIZE") == "" {
+			return nil
+		}
+		env = slices.DeleteFunc(env, func(kv string) bool {
+			return strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") || strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=")
+		})
+	default:
+		if os.Getenv("OPENBLAS_CORETYPE") == core {
+			return nil
+		}
+		env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") })
+		env = append(env, "OPENBLAS_CORETYPE="+core)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return syscall.Exec(self, os.Args, env)
 }
