@@ -89,3 +89,64 @@ func BenchmarkConvStage(b *testing.B) {
 		}
 	}
 }
+
+// The memory-bound passes of mnist-cnn at its first layer's size
+// ([128, 28, 28, 32]), one thread, reporting ns per element of the layer's
+// input.
+
+func benchMaxPool(b *testing.B, backward bool) {
+	defer tensor.SetThreads(tensor.Threads())
+	tensor.SetThreads(1)
+	p := NewMaxPool(2, 2, 0)
+	x := randTensor(1, 128, 28, 28, 32)
+	y := p.Forward(x, true)
+	dy := randTensor(2, y.Shape...)
+	p.Backward(dy)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if backward {
+			p.Backward(dy)
+		} else {
+			p.Forward(x, true)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(x.Data)), "ns/elem")
+}
+
+func BenchmarkMaxPoolForward(b *testing.B)  { benchMaxPool(b, false) }
+func BenchmarkMaxPoolBackward(b *testing.B) { benchMaxPool(b, true) }
+
+func benchChannelSums(b *testing.B, masked bool) {
+	defer tensor.SetThreads(tensor.Threads())
+	tensor.SetThreads(1)
+	rows, c := 128*28*28, 32
+	dy := randTensor(1, rows, c).Data
+	y := randTensor(2, rows, c).Data
+	g := make([]float32, rows*c)
+	sums := make([]float32, c)
+	var partial []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if masked {
+			partial = maskedChannelSums(g, dy, y, rows, c, sums, partial)
+		} else {
+			partial = channelSums(dy, rows, c, sums, partial)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows*c), "ns/elem")
+}
+
+func BenchmarkChannelSums(b *testing.B)       { benchChannelSums(b, false) }
+func BenchmarkMaskedChannelSums(b *testing.B) { benchChannelSums(b, true) }
+
+func BenchmarkConvEpilogue(b *testing.B) {
+	c := NewConv2d("c", 1, 32, 3, 1, 1, true, 1)
+	c.ReLU = true
+	copy(c.Bias.Value, randTensor(1, 32).Data)
+	y := randTensor(2, 128, 28, 28, 32).Data
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.epilogue(y)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(y)), "ns/elem")
+}
