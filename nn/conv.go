@@ -514,6 +514,11 @@ func (c *Conv2d) epilogue(y []float32) {
 		return
 	}
 	oc := c.OutC
+	if c.Bias != nil && useLoopAsm && oc%8 == 0 && len(y) >= oc {
+		_ = c.Bias.Value[oc-1]
+		biasReLUAVX2(&y[0], &c.Bias.Value[0], len(y)/oc, oc, c.ReLU)
+		return
+	}
 	switch {
 	case c.Bias != nil && c.ReLU:
 		b := c.Bias.Value

@@ -212,6 +212,10 @@ func (r *poolRun) RunChunk(lo, hi int) {
 func (r *poolRun) maxForward(lo, hi int) {
 	xs, ys, am := r.xs, r.ys, r.am
 	h, w, c, ho, wo, k, s, pad := r.h, r.w, r.c, r.ho, r.wo, r.k, r.s, r.pad
+	if useLoopAsm && k == 2 && s == 2 && pad == 0 && c%8 == 0 {
+		r.maxForward2(lo, hi)
+		return
+	}
 	for t := lo; t < hi; t++ {
 		ni, oy := t/ho, t%ho
 		img := xs[ni*h*w*c : (ni+1)*h*w*c]
@@ -247,6 +251,25 @@ func (r *poolRun) maxForward(lo, hi int) {
 				}
 			}
 		}
+	}
+}
+
+// maxForward2 is maxForward for 2×2 windows at stride 2 without padding and
+// channel counts that are multiples of 8, one output row per call of the
+// assembly loop.
+func (r *poolRun) maxForward2(lo, hi int) {
+	xs, ys, am := r.xs, r.ys, r.am
+	h, w, c, ho, wo := r.h, r.w, r.c, r.ho, r.wo
+	per, rowLen := h*w*c, w*c
+	for t := lo; t < hi; t++ {
+		ni, oy := t/ho, t%ho
+		img := xs[ni*per : (ni+1)*per]
+		out := t * wo * c
+		// The assembly reads and writes without bounds checks: the last
+		// elements it touches must exist.
+		_ = img[(2*oy+1)*rowLen+2*wo*c-1]
+		_, _ = ys[out+wo*c-1], am[out+wo*c-1]
+		maxPool2AVX2(&img[0], &ys[out], &am[out], 2*oy*rowLen, wo, c, rowLen)
 	}
 }
 

@@ -166,6 +166,10 @@ func (cs *channelSumRun) sum(sums []float32, partial []float64) []float64 {
 
 func (cs *channelSumRun) RunChunk(lo, hi int) {
 	g, dy, y, rows, c, partial := cs.g, cs.dy, cs.y, cs.rows, cs.c, cs.partial
+	if useLoopAsm && c%8 == 0 {
+		cs.runAsm(lo, hi)
+		return
+	}
 	for b := lo; b < hi; b++ {
 		acc := partial[b*c : (b+1)*c]
 		clear(acc)
@@ -189,6 +193,34 @@ func (cs *channelSumRun) RunChunk(lo, hi int) {
 				gr[j] = v
 				acc[j] += float64(v)
 			}
+		}
+	}
+}
+
+// sumTileRows is the number of rows the assembly channel sums take per call:
+// its channel groups each sweep the tile, which stays in L1 cache between
+// sweeps. Every lane still adds its rows in row order, so the sums do not
+// depend on the tile size.
+const sumTileRows = 32
+
+// runAsm is RunChunk for channel counts that are multiples of 8.
+func (cs *channelSumRun) runAsm(lo, hi int) {
+	g, dy, y, rows, c, partial := cs.g, cs.dy, cs.y, cs.rows, cs.c, cs.partial
+	// The assembly reads and writes without bounds checks.
+	_ = g[rows*c-1]
+	if dy != nil {
+		_, _ = dy[rows*c-1], y[rows*c-1]
+	}
+	for b := lo; b < hi; b++ {
+		acc := partial[b*c : (b+1)*c]
+		clear(acc)
+		r1 := min((b+1)*reduceBlockRows, rows)
+		for r := b * reduceBlockRows; r < r1; r += sumTileRows {
+			var dp, yp *float32
+			if dy != nil {
+				dp, yp = &dy[r*c], &y[r*c]
+			}
+			channelSumsAVX2(&g[r*c], dp, yp, &acc[0], min(sumTileRows, r1-r), c)
 		}
 	}
 }
