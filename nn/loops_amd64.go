@@ -17,3 +17,6 @@ func channelSumsAVX2(grad, dy, y *float32, acc *float64, rows, c int)
 
 //go:noescape
 func biasReLUAVX2(y, b *float32, rows, c int, relu bool)
+
+//go:noescape
+func maxUnpool2AVX2(dx, dy *float32, am *int32, first, wo, c, rowLen int)

@@ -196,3 +196,69 @@ enorelu:
 edone:
 	VZEROUPPER
 	RET
+
+// func maxUnpool2AVX2(dx, dy *float32, am *int32, first, wo, c, rowLen int)
+// The backward pass of one output row of maxPool2AVX2: each of the four
+// window elements of dx gets 0 + dy where am names it and +0 elsewhere (the
+// Go loop's sum into a cleared dx: −0 turns to +0, signalling NaNs quiet).
+TEXT ·maxUnpool2AVX2(SB), NOSPLIT, $0-56
+	MOVQ  dx+0(FP), DI
+	MOVQ  dy+8(FP), SI
+	MOVQ  am+16(FP), R8
+	MOVQ  first+24(FP), R11
+	MOVQ  wo+32(FP), R9
+	MOVQ  c+40(FP), R13
+	MOVQ  rowLen+48(FP), R10
+	TESTQ R9, R9
+	JZ    udone
+
+	VPXOR        Y15, Y15, Y15
+	VMOVDQU      iota8<>(SB), Y14
+	VMOVD        R13, X13
+	VPBROADCASTD X13, Y13
+	VMOVD        R10, X12
+	VPBROADCASTD X12, Y12
+	VPADDD       Y13, Y12, Y11
+	LEAQ         (R13*4), DX
+	SHLQ         $2, R10
+	LEAQ         (R10)(DX*1), R12
+
+upixel:
+	MOVQ R13, CX
+	SHRQ $3, CX
+
+ugroup:
+	LEAQ         (DI)(R11*4), AX
+	VMOVD        R11, X3
+	VPBROADCASTD X3, Y3
+	VPADDD       Y14, Y3, Y3
+	VMOVUPS      (SI), Y0
+	VADDPS       Y0, Y15, Y0
+	VMOVDQU      (R8), Y1
+	VPCMPEQD     Y3, Y1, Y2
+	VPAND        Y0, Y2, Y2
+	VMOVUPS      Y2, (AX)
+	VPADDD       Y13, Y3, Y4
+	VPCMPEQD     Y4, Y1, Y2
+	VPAND        Y0, Y2, Y2
+	VMOVUPS      Y2, (AX)(DX*1)
+	VPADDD       Y12, Y3, Y4
+	VPCMPEQD     Y4, Y1, Y2
+	VPAND        Y0, Y2, Y2
+	VMOVUPS      Y2, (AX)(R10*1)
+	VPADDD       Y11, Y3, Y4
+	VPCMPEQD     Y4, Y1, Y2
+	VPAND        Y0, Y2, Y2
+	VMOVUPS      Y2, (AX)(R12*1)
+	ADDQ         $32, SI
+	ADDQ         $32, R8
+	ADDQ         $8, R11
+	DECQ         CX
+	JNZ          ugroup
+	ADDQ         R13, R11
+	DECQ         R9
+	JNZ          upixel
+
+udone:
+	VZEROUPPER
+	RET

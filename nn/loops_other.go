@@ -16,3 +16,7 @@ func channelSumsAVX2(grad, dy, y *float32, acc *float64, rows, c int) {
 func biasReLUAVX2(y, b *float32, rows, c int, relu bool) {
 	panic("nn: no assembly loops on this platform")
 }
+
+func maxUnpool2AVX2(dx, dy *float32, am *int32, first, wo, c, rowLen int) {
+	panic("nn: no assembly loops on this platform")
+}

@@ -69,7 +69,9 @@ func (p *MaxPool) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	outPer := len(dy.Data) / n
 	// Windows overlap when K > Stride, so each example is one unit of work
 	// and its additions happen in a fixed order.
-	p.run = poolRun{op: maxBackward, xs: p.dx.Data, ys: dy.Data, am: p.argmax, per: per, outPer: outPer}
+	p.run = poolRun{op: maxBackward, xs: p.dx.Data, ys: dy.Data, am: p.argmax, per: per, outPer: outPer,
+		h: p.inShape[1], w: p.inShape[2], c: p.inShape[3], ho: dy.Shape[1], wo: dy.Shape[2],
+		k: p.K, s: p.Stride, pad: p.Pad}
 	parallelRun(n, per, &p.run)
 	return p.dx
 }
@@ -275,6 +277,10 @@ func (r *poolRun) maxForward2(lo, hi int) {
 
 func (r *poolRun) maxBackward(lo, hi int) {
 	dxs, ds, am, per, outPer := r.xs, r.ys, r.am, r.per, r.outPer
+	if useLoopAsm && r.k == 2 && r.s == 2 && r.pad == 0 && r.c%8 == 0 {
+		r.maxBackward2(lo, hi)
+		return
+	}
 	for i := lo; i < hi; i++ {
 		d := dxs[i*per : (i+1)*per]
 		clear(d)
@@ -356,5 +362,32 @@ func (r *poolRun) globalBackward(lo, hi int) {
 				d[j] = v * inv
 			}
 		}
+	}
+}
+
+// maxBackward2 is maxBackward for the windows of maxForward2. They do not
+// overlap, so rather than clearing dx and adding into it, the assembly loop
+// writes each window whole; only the last row and column, when no window
+// covers them, are cleared here.
+func (r *poolRun) maxBackward2(lo, hi int) {
+	dxs, ds, am, per, outPer := r.xs, r.ys, r.am, r.per, r.outPer
+	h, w, c, ho, wo := r.h, r.w, r.c, r.ho, r.wo
+	rowLen := w * c
+	for i := lo; i < hi; i++ {
+		d := dxs[i*per : (i+1)*per]
+		g, a := ds[i*outPer:(i+1)*outPer], am[i*outPer:(i+1)*outPer]
+		// The assembly reads and writes without bounds checks.
+		_ = d[(2*ho-1)*rowLen+2*wo*c-1]
+		_, _ = g[ho*wo*c-1], a[ho*wo*c-1]
+		for oy := 0; oy < ho; oy++ {
+			out := oy * wo * c
+			maxUnpool2AVX2(&d[0], &g[out], &a[out], 2*oy*rowLen, wo, c, rowLen)
+			if 2*wo < w {
+				for iy := 2 * oy; iy < 2*oy+2; iy++ {
+					clear(d[iy*rowLen+2*wo*c : (iy+1)*rowLen])
+				}
+			}
+		}
+		clear(d[2*ho*rowLen : h*rowLen])
 	}
 }
