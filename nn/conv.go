@@ -514,6 +514,8 @@ func (c *Conv2d) epilogue(y []float32) {
 		return
 	}
 	oc := c.OutC
+	// The assembly pass needs a bias: it could add a zero one for a plain
+	// ReLU, but v + 0 quiets the signalling NaNs that relu32 keeps.
 	if c.Bias != nil && useLoopAsm && oc%8 == 0 && len(y) >= oc {
 		_ = c.Bias.Value[oc-1]
 		biasReLUAVX2(&y[0], &c.Bias.Value[0], len(y)/oc, oc, c.ReLU)
