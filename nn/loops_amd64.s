@@ -262,3 +262,52 @@ ugroup:
 udone:
 	VZEROUPPER
 	RET
+
+// func copyRowsAVX2(dst *float32, ds int, src *float32, ss int, n, l int)
+// Copies n segments of l floats (l a multiple of 8), segment i from
+// src + i·ss to dst + i·ds (strides in floats): im2col's kernel rows, too
+// short for memmove's per-call set-up to pay.
+TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ  dst+0(FP), DI
+	MOVQ  ds+8(FP), R8
+	SHLQ  $2, R8
+	MOVQ  src+16(FP), SI
+	MOVQ  ss+24(FP), R9
+	SHLQ  $2, R9
+	MOVQ  n+32(FP), CX
+	MOVQ  l+40(FP), DX
+	SHLQ  $2, DX
+	TESTQ CX, CX
+	JZ    crdone
+
+crrow:
+	XORQ BX, BX
+
+cr64:
+	LEAQ    64(BX), AX
+	CMPQ    AX, DX
+	JA      cr32
+	VMOVUPS (SI)(BX*1), Y0
+	VMOVUPS 32(SI)(BX*1), Y1
+	VMOVUPS Y0, (DI)(BX*1)
+	VMOVUPS Y1, 32(DI)(BX*1)
+	MOVQ    AX, BX
+	JMP     cr64
+
+cr32:
+	CMPQ    BX, DX
+	JAE     crnext
+	VMOVUPS (SI)(BX*1), Y0
+	VMOVUPS Y0, (DI)(BX*1)
+	ADDQ    $32, BX
+	JMP     cr32
+
+crnext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JNZ  crrow
+
+crdone:
+	VZEROUPPER
+	RET

@@ -146,6 +146,9 @@ const (
 var (
 	directAMaxN = 128
 	directBMaxM = 256
+	// directBPanelRows: op(B) whose rows are exactly one micro-panel wide
+	// (n = ldb = NR) is read in place whatever m (see plan).
+	directBPanelRows = true
 )
 
 // sharedBMaxFloats bounds the buffer that holds all of op(B) packed once for
@@ -245,7 +248,10 @@ func (g *gemmJob) plan(threads int) {
 	g.workers, g.chunks, g.splitRows, g.tiles = 1, 1, true, tilesM
 	// In place, a tile of a transposed segmented A must lie inside one run.
 	g.directA = g.n <= directAMaxN && !(g.transA && g.seg.len%kern.mr != 0)
-	g.directB = !g.transB && g.m <= directBMaxM && g.ldb <= directBMaxM
+	// When B's rows are exactly NR wide its micro-panels are already laid
+	// out as packB would lay them (a convolution's kernel or output
+	// gradient with NR channels), so they are read in place for any m.
+	g.directB = !g.transB && (g.m <= directBMaxM && g.ldb <= directBMaxM || directBPanelRows && g.ldb == kern.nr && g.n == kern.nr)
 	flops := GemmFlops(g.m, g.n, g.k)
 	if threads <= 1 || flops < parallelMinFlops {
 		return

@@ -17,9 +17,9 @@ import (
 // restores the selected kernel and the thresholds afterwards.
 func forEachKernel(t *testing.T, f func(t *testing.T, kern *microKernel)) {
 	t.Helper()
-	saved, savedA, savedB := Kernel(), directAMaxN, directBMaxM
+	saved, savedA, savedB, savedRows := Kernel(), directAMaxN, directBMaxM, directBPanelRows
 	defer func() {
-		directAMaxN, directBMaxM = savedA, savedB
+		directAMaxN, directBMaxM, directBPanelRows = savedA, savedB, savedRows
 		if err := SetKernel(saved); err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +40,7 @@ func forEachKernel(t *testing.T, f func(t *testing.T, kern *microKernel)) {
 				if err := SetKernel(kern.name); err != nil {
 					t.Fatal(err)
 				}
-				directAMaxN, directBMaxM = mode.maxN, mode.maxM
+				directAMaxN, directBMaxM, directBPanelRows = mode.maxN, mode.maxM, mode.maxM > 0
 				f(t, kern)
 			})
 		}
