@@ -63,26 +63,31 @@ func BenchmarkGemm(b *testing.B) {
 	}
 }
 
-// BenchmarkGemmMicroKernel measures the micro-kernel alone on packed panels
+// BenchmarkGemmMicroKernel measures the micro-kernel (and its narrow one) alone on packed panels
 // that stay in cache (kc = KC): the ceiling for the whole GEMM on one core.
 func BenchmarkGemmMicroKernel(b *testing.B) {
-	kern := activeKernel.Load()
-	kc := kern.kc
-	a := alignedFloats(kern.mr * kc)
-	bp := alignedFloats(kern.nr * kc)
-	for i := range a {
-		a[i] = 0.001 * float32(i%7)
+	kerns := []*microKernel{activeKernel.Load()}
+	if n := kerns[0].narrow; n != nil {
+		kerns = append(kerns, n)
 	}
-	for i := range bp {
-		bp[i] = 0.001 * float32(i%5)
-	}
-	c := alignedFloats(kern.mr * kern.nr)
-	b.Run(kern.name, func(b *testing.B) {
-		for range b.N {
-			kern.fn(kc, &a[0], 1, kern.mr, &bp[0], kern.nr, &c[0], kern.nr, 1, 1)
+	for _, kern := range kerns {
+		kc := kern.kc
+		a := alignedFloats(kern.mr * kc)
+		bp := alignedFloats(kern.nr * kc)
+		for i := range a {
+			a[i] = 0.001 * float32(i%7)
 		}
-		b.ReportMetric(GemmFlops(kern.mr, kern.nr, kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	})
+		for i := range bp {
+			bp[i] = 0.001 * float32(i%5)
+		}
+		c := alignedFloats(kern.mr * kern.nr)
+		b.Run(kern.name, func(b *testing.B) {
+			for range b.N {
+				kern.fn(kc, &a[0], 1, kern.mr, &bp[0], kern.nr, &c[0], kern.nr, 1, 1)
+			}
+			b.ReportMetric(GemmFlops(kern.mr, kern.nr, kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
 }
 
 // BenchmarkPack times packing one MC×KC block of A and one KC×NC panel of B
