@@ -608,25 +608,7 @@ func (c *Conv2d) backward(dy, dxInit *tensor.Tensor) *tensor.Tensor {
 // copyRows copies n segments of l floats, segment i from src[i·ss:] to
 // dst[i·ds:].
 func copyRows(dst []float32, ds int, src []float32, ss int, n, l int) {
-	if useLoopAsm && l%8 == 0 && n > 0 {
-		// The assembly copies without bounds checks.
-		_, _ = dst[(n-1)*ds+l-1], src[(n-1)*ss+l-1]
-		copyRowsAVX2(&dst[0], ds, &src[0], ss, n, l)
-		return
-	}
-	if l > 12 {
-		for i := 0; i < n; i++ {
-			copy(dst[i*ds:i*ds+l], src[i*ss:i*ss+l])
-		}
-		return
-	}
-	for i := 0; i < n; i++ {
-		d, s := dst[i*ds:i*ds+l], src[i*ss:i*ss+l]
-		d = d[:len(s)]
-		for j, v := range s {
-			d[j] = v
-		}
-	}
+	tensor.CopyStrided(dst, ds, src, ss, n, l)
 }
 
 // clearRows zeroes n segments of l floats at stride ds.

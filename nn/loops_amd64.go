@@ -20,6 +20,3 @@ func biasReLUAVX2(y, b *float32, rows, c int, relu bool)
 
 //go:noescape
 func maxUnpool2AVX2(dx, dy *float32, am *int32, first, wo, c, rowLen int)
-
-//go:noescape
-func copyRowsAVX2(dst *float32, ds int, src *float32, ss int, n, l int)

@@ -20,7 +20,3 @@ func biasReLUAVX2(y, b *float32, rows, c int, relu bool) {
 func maxUnpool2AVX2(dx, dy *float32, am *int32, first, wo, c, rowLen int) {
 	panic("nn: no assembly loops on this platform")
 }
-
-func copyRowsAVX2(dst *float32, ds int, src *float32, ss int, n, l int) {
-	panic("nn: no assembly loops on this platform")
-}

@@ -187,33 +187,3 @@ func TestConvEpilogueAsmMatchesGo(t *testing.T) {
 		}
 	}
 }
-
-// TestCopyRowsAsmMatchesGo copies strided segments with the assembly and
-// the Go loop and compares every value of the destination, including the
-// gaps between segments, which neither may touch.
-func TestCopyRowsAsmMatchesGo(t *testing.T) {
-	if !useLoopAsm {
-		t.Skip("no assembly loops on this CPU or platform")
-	}
-	rng := rand.New(rand.NewPCG(7, 7))
-	for _, l := range []int{8, 16, 24, 48, 96, 192, 200} {
-		for _, n := range []int{1, 2, 7, 33} {
-			ds, ss := l+rng.IntN(40), l+rng.IntN(40)
-			src := make([]float32, (n-1)*ss+l)
-			for i := range src {
-				src[i] = rng.Float32()
-			}
-			want, got := make([]float32, (n-1)*ds+l+5), make([]float32, (n-1)*ds+l+5)
-			for i := range want {
-				want[i], got[i] = -1, -1
-			}
-			withLoopAsm(false, func() { copyRows(want, ds, src, ss, n, l) })
-			withLoopAsm(true, func() { copyRows(got, ds, src, ss, n, l) })
-			for i := range want {
-				if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
-					t.Fatalf("l=%d n=%d ds=%d ss=%d: dst[%d] = %v, want %v", l, n, ds, ss, i, got[i], want[i])
-				}
-			}
-		}
-	}
-}

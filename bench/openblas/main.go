@@ -141,6 +141,9 @@ func run(n, threads, reps int, grouped bool) (*result, error) {
 		for range reps {
 			gBLAS = append(gBLAS, flops/timeIt(openblas)/1e9)
 		}
+		// OpenBLAS's threads spin for a while after its last call
+		// (GOTO_THREAD_TIMEOUT, 2^28 cycles by default) before they sleep.
+		time.Sleep(time.Second)
 		losslab()
 		for range reps {
 			gLab = append(gLab, flops/timeIt(losslab)/1e9)
