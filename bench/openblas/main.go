@@ -6,12 +6,15 @@
 // checked against a float64 reference on sampled elements.
 //
 // OpenBLAS picks its kernels by CPU model when the process loads it, unless
-// OPENBLAS_CORETYPE names a core; an environment that sets it (some machines
-// here export OPENBLAS_CORETYPE=Haswell) can hold OpenBLAS to AVX2 on an
-// AVX-512 CPU, at half its speed. So by default the command re-executes
-// itself without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, letting OpenBLAS
-// detect the CPU; -openblas-core NAME forces a core, -openblas-core env keeps
-// the environment. The core OpenBLAS ran is printed.
+// OPENBLAS_CORETYPE names a core. Both can hold it below its best: Debian's
+// 0.3.21 detects a Zen 5 as "Cooperlake", whose SGEMM ran 5–10 % slower there
+// than the "SkylakeX" one, and some machines export OPENBLAS_CORETYPE=Haswell
+// (AVX2 only, half the speed). So by default (-openblas-core best) the
+// command re-executes itself with OPENBLAS_CORETYPE=SkylakeX on CPUs with
+// AVX-512 F/BW/DQ/VL and without OPENBLAS_CORETYPE elsewhere;
+// -openblas-core detect leaves the choice to OpenBLAS, -openblas-core env
+// keeps the environment and -openblas-core NAME forces a core. The core that
+// ran is printed.
 //
 // It is a separate module because it needs cgo and libopenblas
 // (Debian: apt-get install libopenblas-dev); the losslab module itself is
@@ -36,6 +39,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/cpu"
 
 	"github.com/losslab/losslab/tensor"
 )
@@ -68,7 +73,7 @@ func main() {
 	kernel := flag.String("kernel", "", "losslab GEMM micro-kernel (generic, avx2, avx512); empty: the default")
 	grouped := flag.Bool("grouped", true, "time all OpenBLAS repetitions, then all losslab ones; -grouped=false alternates them (OpenBLAS's threads spin after each call and then slow losslab's)")
 	asJSON := flag.Bool("json", false, "print one JSON object instead of text")
-	core := flag.String("openblas-core", "detect", `OpenBLAS core: "detect" (OpenBLAS's own detection, ignoring OPENBLAS_CORETYPE), "env" (the environment's), or a core name such as SkylakeX`)
+	core := flag.String("openblas-core", "best", `OpenBLAS core: "best" (SkylakeX where the CPU has AVX-512, else "detect"), "detect" (OpenBLAS's own detection, ignoring OPENBLAS_CORETYPE), "env" (the environment's), or a core name such as Haswell`)
 	flag.Parse()
 	if err := setOpenBLASCore(*core); err != nil {
 		fmt.Fprintf(os.Stderr, "openblas: -openblas-core: %v\n", err)
@@ -206,6 +211,12 @@ func median(x []float64) float64 {
 // reads it once, when the process loads the library.
 func setOpenBLASCore(core string) error {
 	env := os.Environ()
+	if core == "best" {
+		core = "detect"
+		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL {
+			core = "SkylakeX"
+		}
+	}
 	switch core {
 	case "env":
 		return nil
