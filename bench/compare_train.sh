@@ -7,7 +7,8 @@
 #
 # Each round measures losslab then PyTorch on each model, so that both sides
 # of a ratio see the same machine state (VMs drift by up to 2× over minutes).
-# The first line names the GEMM kernel, the CPU and its vector extensions.
+# The first line names the GEMM kernel, the CPU and its vector extensions;
+# with ROUNDS > 1 the last lines give each model's median ratio and range.
 #
 # Needs Debian's python3-torch (apt-get install -y python3-torch). PyTorch gets
 # its best settings: OMP_WAIT_POLICY=PASSIVE, torch.set_num_threads, and glibc
@@ -28,6 +29,8 @@ if [ "$DEFAULT_MALLOC" = 1 ]; then
 else
   printf '%-10s %14s %14s %8s\n' model losslab_ex/s pytorch_ex/s ratio
 fi
+ratios=$(mktemp)
+trap 'rm -f "$ratios"' EXIT
 for round in $(seq "$ROUNDS"); do
 for m in "${models[@]}"; do
   ours=$(/tmp/losslab-bench bench train --model "$m" --batch "$BATCH" --steps "$STEPS" --threads "$THREADS" --json |
@@ -41,5 +44,18 @@ for m in "${models[@]}"; do
   else
     /usr/bin/python3 -c "print('%-10s %14.1f %14.1f %8.2f' % ('$m', $ours, $theirs, $ours/$theirs))"
   fi
+  echo "$m $ours $theirs" >> "$ratios"
 done
 done
+if [ "$ROUNDS" -gt 1 ]; then
+  # Each round's ratio is one paired measurement; the spread is the VM's.
+  /usr/bin/python3 - "$ratios" <<'PY'
+import statistics, sys
+by = {}
+for line in open(sys.argv[1]):
+    m, ours, theirs = line.split()
+    by.setdefault(m, []).append(float(ours) / float(theirs))
+for m, r in by.items():
+    print("# %s: ratio median %.2f, range %.2f-%.2f over %d rounds" % (m, statistics.median(r), min(r), max(r), len(r)))
+PY
+fi
