@@ -605,12 +605,6 @@ func (c *Conv2d) backward(dy, dxInit *tensor.Tensor) *tensor.Tensor {
 	return c.dx
 }
 
-// copyRows copies n segments of l floats, segment i from src[i·ss:] to
-// dst[i·ds:].
-func copyRows(dst []float32, ds int, src []float32, ss int, n, l int) {
-	tensor.CopyStrided(dst, ds, src, ss, n, l)
-}
-
 // clearRows zeroes n segments of l floats at stride ds.
 func clearRows(dst []float32, ds int, n, l int) {
 	for i := 0; i < n; i++ {
@@ -699,7 +693,7 @@ func (g *convGeom) im2col(img []float32, oy0, oy1 int, cols []float32) {
 			}
 			src := img[iy*w*ci : (iy+1)*w*ci]
 			if hi > lo {
-				copyRows(dstRow[lo*k+ky*seglen:], k, src[(lo*sw-pw)*ci:], sw*ci, hi-lo, seglen)
+				tensor.CopyStrided(dstRow[lo*k+ky*seglen:], k, src[(lo*sw-pw)*ci:], sw*ci, hi-lo, seglen)
 			}
 			for ox := 0; ox < wo; ox++ {
 				if ox == lo && hi > lo {
