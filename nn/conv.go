@@ -12,18 +12,21 @@ import (
 // the im2col formulation: Y [N·Ho·Wo, OutC] = cols [N·Ho·Wo, KH·KW·InC] × W.
 // Output size: Ho = ⌊(H + 2·PadH − KH)/StrideH⌋ + 1, likewise Wo.
 //
-// A 1×1, stride-1, unpadded convolution is a plain GEMM on the input. Other
-// convolutions never hold the whole im2col matrix: the batch is cut into
-// convGroups groups of examples, the threads take whole groups, and each
-// thread goes through its examples a block at a time (a few whole examples,
-// or a band of output rows of one), building that block's im2col rows in its
-// own slice of the shared Workspace (small enough to stay in the core's L2
-// cache) and multiplying them at once. Backward rebuilds the blocks
-// (dW_group += colsᵀ·dY) and computes the input gradient, for stride 1 as
-// the convolution of dY with the flipped kernel, otherwise as dcols = dY·Wᵀ
-// then col2im into the example's input gradient. The per-group weight
-// gradients are added in group order, so the result does not depend on the
-// thread count, and no two threads ever write the same input gradient.
+// A 1×1, stride-1, unpadded convolution is a plain GEMM on the input. For
+// the others the batch is cut into convGroups groups of examples and the
+// threads take whole groups. Most stride-1 convolutions then multiply each
+// example's expanded rows (see rows): kw copies of the image rather than
+// im2col's kh·kw. The rest go through their examples a block at a time (a
+// few whole examples, or a band of output rows of one), building that
+// block's im2col rows in the thread's own slice of the shared Workspace
+// (small enough to stay in the core's L2 cache) and multiplying them at
+// once; they never hold the whole im2col matrix. Backward rebuilds the
+// blocks (dW_group += colsᵀ·dY) and computes the input gradient, for stride
+// 1 as the convolution of dY with the flipped kernel, otherwise as
+// dcols = dY·Wᵀ then col2im into the example's input gradient. The
+// per-group weight gradients are added in group order, so the result does
+// not depend on the thread count, and no two threads ever write the same
+// input gradient.
 //
 // With ReLU set the layer computes max(0, conv(x) + b), the bias add and the
 // ReLU fused into one pass over the GEMM's output.
@@ -171,12 +174,12 @@ func (c *Conv2d) runPass() {
 	c.nSlots = slots
 	fg := c.forwardGeom()
 	blockLen := fg.blockLen()
-	if c.implicit() {
-		blockLen = c.implicitLen()
+	if c.rows() {
+		blockLen = c.rowsLen()
 	}
 	flipLen := 0
 	if c.pass == passBackward && !c.NoInputGrad && c.flippedGrad() {
-		if !c.implicit() {
+		if !c.rows() {
 			gg := c.gradGeom()
 			blockLen = max(blockLen, gg.blockLen())
 		}
@@ -226,12 +229,12 @@ func (c *Conv2d) runSlots(lo, hi int) {
 		for g := s * groups / slots; g < (s+1)*groups/slots; g++ {
 			n0, n1 := g*c.n/groups, (g+1)*c.n/groups
 			switch {
-			case c.pass == passForward && c.implicit():
-				c.forwardImplicit(n0, n1, cols)
+			case c.pass == passForward && c.rows():
+				c.forwardRows(n0, n1, cols)
 			case c.pass == passForward:
 				c.forwardExamples(n0, n1, cols)
-			case c.implicit():
-				c.backwardImplicit(n0, n1, cols, c.dwParts[g*kc:(g+1)*kc])
+			case c.rows():
+				c.backwardRows(n0, n1, cols, c.dwParts[g*kc:(g+1)*kc])
 			default:
 				c.backwardExamples(n0, n1, cols, c.dwParts[g*kc:(g+1)*kc])
 			}
@@ -350,145 +353,144 @@ func (c *Conv2d) backwardExamples(n0, n1 int, cols, dwg []float32) {
 	})
 }
 
-// implicitMode chooses between the implicit-GEMM and the im2col path; the
+// convPathMode chooses between the expanded-rows and the im2col path; the
 // tests force either to compare them.
-var implicitMode = implicitAuto
+var convPathMode = pathAuto
 
 const (
-	implicitAuto = iota
-	implicitAlways
-	implicitNever
+	pathAuto = iota
+	pathIm2col
+	pathRows
 )
 
-// implicit reports whether the convolution runs as an implicit GEMM: a
-// stride-1 convolution reads its windows in place from a zero-padded copy of
-// each example (tensor.GemmSegmented) instead of from im2col rows, which are
-// kh·kw times larger than the image. Output pixel (oy, ox) is "virtual" row
-// oy·Wp + ox of the product, Wp = w + 2·pw being the padded width; the rows
-// with ox ≥ wo fall on the padding and are dropped (forward) or multiplied
-// by zero gradients (weight gradient). The input gradient is the same
-// computation on the output gradient with the flipped kernel (gradGeom).
+// rows reports whether the convolution runs on expanded rows (expandRows):
+// each padded image row is stored once per output column with its kw·C
+// window values side by side, so that output pixel (oy, ox) reads row
+// oy·wo + ox of a matrix with a uniform row stride of kw·C, its kernel rows
+// ky at ky·wo·kw·C further on (tensor.GemmSegmented). That is kw times the
+// image where im2col writes kh·kw times; every row of the product is an
+// output pixel, written in place. Stride 1 only (a stride would break the
+// uniform row stride). The input gradient is the same computation on the
+// output gradient with the flipped kernel (gradGeom).
 //
-// Those kw−1 dropped rows per Wp are wasted arithmetic, while the im2col
-// copy it saves costs about as much as 1/n of the product (n = channels out,
-// or in for the input gradient: each copied value feeds n multiply-adds). So
-// the path is taken when (kw−1)/Wp ≤ 1/n. Measured on resnet20 (one thread,
-// AVX-512): 32×32×16 layers forward +18 %, backward +27 % faster; 16×16×32
-// 15 % slower forward, even backward; 8×8×64 5–7 % slower.
-func (c *Conv2d) implicit() bool {
-	switch implicitMode {
-	case implicitNever:
+// Taken by default when a kernel row holds at least 48 values (the k steps
+// of a block of the product; shorter blocks spend their time loading and
+// storing C) and the expanded image stays under 4·blockFloats. Measured on
+// resnet20 (one thread, batch 16, Zen 4 with AVX-512) against im2col: the
+// 32×32×16 layers 68 → 82 GFLOP/s for the three products, 16×16×32 78 → 89,
+// 8×8×64 65 → 70; and against the implicit GEMM it replaced (each example
+// zero-padded, its output pixels the rows of a product kw−1 rows per image
+// row wider than the output): 79, 76 and 60 GFLOP/s.
+func (c *Conv2d) rows() bool {
+	switch convPathMode {
+	case pathIm2col:
 		return false
-	case implicitAlways:
+	case pathRows:
 		return c.flippedGrad()
 	}
-	return c.flippedGrad() && c.InC >= 8 && (c.KW-1)*max(c.InC, c.OutC) <= c.w+2*c.PadW
+	return c.flippedGrad() && c.KW*c.InC >= 48 && c.rowsLen() <= 4*blockFloats
 }
 
-// implicitGeom returns, for an implicit convolution of an h×w image with
-// (ph, pw) padding, the padded width, the padded image's size in floats per
-// channel, and the number of virtual output rows.
-func (c *Conv2d) implicitGeom(h, w, ph, pw int) (wp, padded, rows int) {
-	wp = w + 2*pw
-	ho := h + 2*ph - c.KH + 1
-	wo := wp - c.KW + 1
-	return wp, (h + 2*ph) * wp, (ho-1)*wp + wo
-}
-
-// implicitLen is a slot's scratch for the implicit path: the padded input
-// and the virtual output (forward) or output gradient (weight gradient);
-// backward adds the padded output gradient and the virtual input gradient.
-func (c *Conv2d) implicitLen() int {
-	_, pad, rows := c.implicitGeom(c.h, c.w, c.PadH, c.PadW)
-	n := pad*c.InC + rows*c.OutC
-	if c.pass == passBackward && !c.NoInputGrad {
-		_, padG, rowsG := c.implicitGeom(c.ho, c.wo, c.KH-1-c.PadH, c.KW-1-c.PadW)
-		n += padG*c.OutC + rowsG*c.InC
+// rowsLen is a slot's scratch on the expanded-rows path: the expanded input
+// (forward and weight gradient), or the expanded output gradient (input
+// gradient), one after the other in the same buffer.
+func (c *Conv2d) rowsLen() int {
+	n := (c.h + 2*c.PadH) * c.wo * c.KW * c.InC
+	if !c.NoInputGrad {
+		n = max(n, (c.ho+2*(c.KH-1-c.PadH))*c.w*c.KW*c.OutC)
 	}
 	return n
 }
 
-// padImage writes the h×w×ch image img into dst as an (h+2ph)×(w+2pw)×ch
-// image with a zero border.
-func padImage(dst, img []float32, h, w, ch, ph, pw int) {
-	rowLen := (w + 2*pw) * ch
-	clear(dst[:ph*rowLen])
-	for y := 0; y < h; y++ {
-		row := dst[(ph+y)*rowLen : (ph+y+1)*rowLen]
-		clear(row[:pw*ch])
-		copy(row[pw*ch:(pw+w)*ch], img[y*w*ch:(y+1)*w*ch])
-		clear(row[(pw+w)*ch:])
+// expandRows writes into dst the expanded rows of the h×w×ch image img for
+// a kh×kw stride-1 window with (ph, pw) zero padding and wo output columns:
+//
+//	dst[(y·wo + ox)·kw·ch + kx·ch + j] = img[y−ph, ox+kx−pw, j]
+//
+// for the h+2·ph rows y of the padded image, zero where the window leaves
+// the image. Each output column's kw·ch values are one contiguous run of the
+// image row (or of its padding), copied with one strided copy for the
+// columns whose window lies inside the image.
+func expandRows(dst, img []float32, h, w, ch, kh, kw, ph, pw, wo int) {
+	seg := kw * ch
+	rowLen := wo * seg
+	// Interior columns: 0 ≤ ox−pw and ox−pw+kw ≤ w.
+	lo, hi := min(pw, wo), max(min(wo, w+pw-kw+1), 0)
+	hi = max(hi, lo)
+	for y := 0; y < h+2*ph; y++ {
+		row := dst[y*rowLen : (y+1)*rowLen]
+		iy := y - ph
+		if iy < 0 || iy >= h {
+			clear(row)
+			continue
+		}
+		src := img[iy*w*ch : (iy+1)*w*ch]
+		if hi > lo {
+			tensor.CopyStrided(row[lo*seg:], seg, src[(lo-pw)*ch:], ch, hi-lo, seg)
+		}
+		for ox := 0; ox < wo; ox++ {
+			if ox == lo && hi > lo {
+				ox = hi - 1
+				continue
+			}
+			for kx := 0; kx < kw; kx++ {
+				d := row[ox*seg+kx*ch : ox*seg+(kx+1)*ch]
+				if ix := ox - pw + kx; ix < 0 || ix >= w {
+					clear(d)
+				} else {
+					copy(d, src[ix*ch:(ix+1)*ch])
+				}
+			}
+		}
 	}
-	clear(dst[(ph+h)*rowLen : (h+2*ph)*rowLen])
 }
 
-// forwardImplicit computes the output of examples [n0, n1) on the implicit
-// path, one example per product.
-func (c *Conv2d) forwardImplicit(n0, n1 int, scratch []float32) {
+// forwardRows computes the output of examples [n0, n1) on the
+// expanded-rows path, one example per product.
+func (c *Conv2d) forwardRows(n0, n1 int, scratch []float32) {
 	ci, oc := c.InC, c.OutC
-	wp, pad, rows := c.implicitGeom(c.h, c.w, c.PadH, c.PadW)
-	padded, virt := scratch[:pad*ci], scratch[pad*ci:pad*ci+rows*oc]
+	seg := c.KW * ci
+	e := scratch[:(c.h+2*c.PadH)*c.wo*seg]
 	inLen, outLen := c.h*c.w*ci, c.ho*c.wo*oc
 	for n := n0; n < n1; n++ {
-		padImage(padded, c.x.Data[n*inLen:(n+1)*inLen], c.h, c.w, ci, c.PadH, c.PadW)
-		c.inner.GemmSegmented(false, rows, oc, c.k(), padded, ci, c.KW*ci, wp*ci, c.Kernel.Value, oc, 0, virt, oc)
+		expandRows(e, c.x.Data[n*inLen:(n+1)*inLen], c.h, c.w, ci, c.KH, c.KW, c.PadH, c.PadW, c.wo)
 		yn := c.y.Data[n*outLen : (n+1)*outLen]
-		for oy := 0; oy < c.ho; oy++ {
-			copy(yn[oy*c.wo*oc:(oy+1)*c.wo*oc], virt[oy*wp*oc:])
-		}
+		c.inner.GemmSegmented(false, c.ho*c.wo, oc, c.k(), e, seg, seg, c.wo*seg, c.Kernel.Value, oc, 0, yn, oc)
 		c.epilogue(yn)
 	}
 }
 
-// backwardImplicit is backwardExamples on the implicit path: the weight
-// gradient sums over the virtual rows of the padded input, with the output
-// gradient spread to the virtual rows (zero on the padding columns); the
-// input gradient is the implicit convolution of the padded output gradient
-// with the flipped kernel.
-func (c *Conv2d) backwardImplicit(n0, n1 int, scratch, dwg []float32) {
+// backwardRows is backwardExamples on the expanded-rows path: the weight
+// gradient multiplies the transposed expanded input by the output gradient,
+// the input gradient is the expanded-rows convolution of the output
+// gradient (padded by kh−1−ph, kw−1−pw, as in gradGeom) with the flipped
+// kernel.
+func (c *Conv2d) backwardRows(n0, n1 int, scratch, dwg []float32) {
 	ci, oc := c.InC, c.OutC
-	wp, pad, rows := c.implicitGeom(c.h, c.w, c.PadH, c.PadW)
-	padded, virt := scratch[:pad*ci], scratch[pad*ci:pad*ci+rows*oc]
-	// The input gradient's implicit convolution: the output gradient
-	// padded by (kh−1−ph, kw−1−pw), as in gradGeom.
+	seg := c.KW * ci
+	e := scratch[:(c.h+2*c.PadH)*c.wo*seg]
 	phG, pwG := c.KH-1-c.PadH, c.KW-1-c.PadW
-	wpG, padG, rowsG := c.implicitGeom(c.ho, c.wo, phG, pwG)
-	rest := scratch[pad*ci+rows*oc:]
+	segG := c.KW * oc
+	eg := scratch[:(c.ho+2*phG)*c.w*segG]
 	inLen, outLen := c.h*c.w*ci, c.ho*c.wo*oc
 	g := c.g.Data
 	beta := float32(0)
 	for n := n0; n < n1; n++ {
-		padImage(padded, c.x.Data[n*inLen:(n+1)*inLen], c.h, c.w, ci, c.PadH, c.PadW)
+		expandRows(e, c.x.Data[n*inLen:(n+1)*inLen], c.h, c.w, ci, c.KH, c.KW, c.PadH, c.PadW, c.wo)
 		gn := g[n*outLen : (n+1)*outLen]
-		for oy := 0; oy < c.ho; oy++ {
-			row := virt[oy*wp*oc:]
-			copy(row[:c.wo*oc], gn[oy*c.wo*oc:(oy+1)*c.wo*oc])
-			if oy < c.ho-1 {
-				clear(row[c.wo*oc : wp*oc])
-			}
-		}
-		c.inner.GemmSegmented(true, c.k(), oc, rows, padded, ci, c.KW*ci, wp*ci, virt, oc, beta, dwg, oc)
+		c.inner.GemmSegmented(true, c.k(), oc, c.ho*c.wo, e, seg, seg, c.wo*seg, gn, oc, beta, dwg, oc)
 		beta = 1
 		if c.NoInputGrad {
 			continue
 		}
-		paddedG, virtG := rest[:padG*oc], rest[padG*oc:padG*oc+rowsG*ci]
-		padImage(paddedG, gn, c.ho, c.wo, oc, phG, pwG)
-		c.inner.GemmSegmented(false, rowsG, ci, c.KH*c.KW*oc, paddedG, oc, c.KW*oc, wpG*oc, c.wFlip, ci, 0, virtG, ci)
+		expandRows(eg, gn, c.ho, c.wo, oc, c.KH, c.KW, phG, pwG, c.w)
 		dxn := c.dx.Data[n*inLen : (n+1)*inLen]
-		for iy := 0; iy < c.h; iy++ {
-			dst, src := dxn[iy*c.w*ci:(iy+1)*c.w*ci], virtG[iy*wpG*ci:]
-			if c.dxInit != nil {
-				// The residual sum, rounded as a GEMM with beta = 1 would.
-				init := c.dxInit[n*inLen+iy*c.w*ci:]
-				src, init = src[:len(dst)], init[:len(dst)]
-				for j := range dst {
-					dst[j] = src[j] + init[j]
-				}
-				continue
-			}
-			copy(dst, src)
+		dxBeta := float32(0)
+		if c.dxInit != nil {
+			copy(dxn, c.dxInit[n*inLen:(n+1)*inLen])
+			dxBeta = 1
 		}
+		c.inner.GemmSegmented(false, c.h*c.w, ci, c.KH*c.KW*oc, eg, segG, segG, c.w*segG, c.wFlip, ci, dxBeta, dxn, ci)
 	}
 }
 

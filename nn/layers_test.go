@@ -511,22 +511,18 @@ func TestBatchNormPassesAsmMatchesGo(t *testing.T) {
 	}
 }
 
-// withImplicit runs f with the implicit-GEMM convolution path switched on
-// for every image size (on) or off.
-func withImplicit(on bool, f func()) {
-	old := implicitMode
-	implicitMode = implicitNever
-	if on {
-		implicitMode = implicitAlways
-	}
-	defer func() { implicitMode = old }()
+// withConvPath runs f with convPathMode set to mode.
+func withConvPath(mode int, f func()) {
+	old := convPathMode
+	convPathMode = mode
+	defer func() { convPathMode = old }()
 	f()
 }
 
-// The implicit-GEMM path computes what the im2col path computes: output,
+// The expanded-rows path computes what the im2col path computes: output,
 // input gradient (with and without a residual gradient to add) and weight
 // gradient, for the stride-1 geometries it takes.
-func TestConv2dImplicitMatchesIm2col(t *testing.T) {
+func TestConv2dRowsMatchesIm2col(t *testing.T) {
 	cases := []struct {
 		h, w, cin, cout, kh, kw, ph, pw int
 		bias, relu, init                bool
@@ -539,16 +535,16 @@ func TestConv2dImplicitMatchesIm2col(t *testing.T) {
 	}
 	for _, tc := range cases {
 		x := randTensor(1, 3, tc.h, tc.w, tc.cin)
-		run := func(implicit bool) (y, dx, dw []float32) {
-			withImplicit(implicit, func() {
+		run := func(mode int) (y, dx, dw []float32) {
+			withConvPath(mode, func() {
 				c := NewConv2dRect("c", tc.cin, tc.cout, tc.kh, tc.kw, 1, 1, tc.ph, tc.pw, tc.bias, 1)
 				c.ReLU = tc.relu
 				randomize(c.Params(), 4)
 				// Two steps: the second finds the scratch written by the first.
 				for range 2 {
 					y = append(y[:0], c.Forward(x, true).Data...)
-					if got := c.implicit(); got != implicit {
-						t.Fatalf("%+v: implicit() = %v, want %v", tc, got, implicit)
+					if c.rows() != (mode == pathRows) {
+						t.Fatalf("%+v: mode %d: rows() = %v", tc, mode, c.rows())
 					}
 					dy := randTensor(2, c.y.Shape...)
 					var init *tensor.Tensor
@@ -561,8 +557,8 @@ func TestConv2dImplicitMatchesIm2col(t *testing.T) {
 			})
 			return y, dx, dw
 		}
-		y0, dx0, dw0 := run(false)
-		y1, dx1, dw1 := run(true)
+		y0, dx0, dw0 := run(pathIm2col)
+		y1, dx1, dw1 := run(pathRows)
 		name := fmt.Sprintf("%+v", tc)
 		assertClose(t, name+" y", y1, to64(y0), 1e-5)
 		assertClose(t, name+" dx", dx1, to64(dx0), 1e-5)
@@ -570,17 +566,17 @@ func TestConv2dImplicitMatchesIm2col(t *testing.T) {
 	}
 }
 
-// Finite-difference gradients of the implicit path, independent of the
+// Finite-difference gradients of the expanded-rows path, independent of the
 // im2col path it is compared with above.
-func TestConv2dImplicitGradients(t *testing.T) {
-	withImplicit(true, func() {
-		for _, tc := range []struct{ kh, kw, ph, pw int }{{3, 3, 1, 1}, {3, 2, 0, 1}} {
+func TestConv2dRowsGradients(t *testing.T) {
+	withConvPath(pathRows, func() {
+		for _, tc := range []struct{ kh, kw, ph, pw int }{{3, 3, 1, 1}, {3, 2, 0, 1}, {2, 3, 1, 2}} {
 			c := NewConv2dRect("c", 8, 8, tc.kh, tc.kw, 1, 1, tc.ph, tc.pw, true, 1)
 			randomize(c.Params(), 4)
 			x := randTensor(5, 2, 5, 4, 8)
 			c.Forward(x, true)
-			if !c.implicit() {
-				t.Fatalf("%+v: the implicit path is not taken", tc)
+			if !c.rows() {
+				t.Fatalf("%+v: the expanded-rows path is not taken", tc)
 			}
 			defaultCheck().run(t, c, x)
 		}

@@ -67,13 +67,13 @@ func BenchmarkConvStage(b *testing.B) {
 		for _, path := range []struct {
 			name string
 			mode int
-		}{{"im2col", implicitNever}, {"implicit", implicitAlways}, {"auto", implicitAuto}} {
+		}{{"im2col", pathIm2col}, {"rows", pathRows}, {"auto", pathAuto}} {
 			b.Run(fmt.Sprintf("%dx%dx%d/%s", st.hw, st.hw, st.ch, path.name), func(b *testing.B) {
 				defer tensor.SetThreads(tensor.Threads())
 				tensor.SetThreads(1)
-				old := implicitMode
-				implicitMode = path.mode
-				defer func() { implicitMode = old }()
+				old := convPathMode
+				convPathMode = path.mode
+				defer func() { convPathMode = old }()
 				c := NewConv2d("c", st.ch, st.ch, 3, 1, 1, false, 1)
 				x := randTensor(1, 16, st.hw, st.hw, st.ch)
 				dy := randTensor(2, c.Forward(x, true).Shape...)

@@ -504,19 +504,20 @@ func TestTrainingStepIndependentOfThreads(t *testing.T) {
 		}
 		return z, grads
 	}
-	// 12×12 images take the im2col path by default; the implicit-GEMM one
-	// is forced too.
-	for _, implicit := range []bool{false, true} {
-		withImplicit(implicit, func() {
+	// Each convolution path forced in turn (by default the stride-1
+	// convolutions with 16 or more input channels take the expanded rows,
+	// the others im2col).
+	for _, mode := range []int{pathIm2col, pathRows} {
+		withConvPath(mode, func() {
 			z1, g1 := run(1)
 			for _, threads := range []int{2, 3} {
 				z, g := run(threads)
 				if !slices.Equal(z, z1) {
-					t.Errorf("implicit=%v, %d threads: logits differ from 1 thread", implicit, threads)
+					t.Errorf("path %d, %d threads: logits differ from 1 thread", mode, threads)
 				}
 				for i := range g {
 					if !slices.Equal(g[i], g1[i]) {
-						t.Errorf("implicit=%v, %d threads: gradient %d differs from 1 thread", implicit, threads, i)
+						t.Errorf("path %d, %d threads: gradient %d differs from 1 thread", mode, threads, i)
 						break
 					}
 				}

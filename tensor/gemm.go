@@ -503,11 +503,25 @@ func packA(dst, a []float32, lda int, seg segments, transA bool, i0, mc, p0, kc,
 					}
 				}
 			}
-		} else if rows == mr && mr == 6 {
-			packRows6(panel, a, (i0+ir)*lda+col0, lda, kc)
-			continue
-		} else if rows == mr && mr == 12 {
-			packRows12(panel, a, (i0+ir)*lda+col0, lda, kc)
+		} else if (mr == 6 || mr == 12) && kc <= len(zeroRow) {
+			// Rows past mc are read from zeroRow: an edge panel is packed
+			// as fast as a full one (one by one, a clear per step, the few
+			// edge panels of the convolutions' products took 2–3 % of a
+			// resnet20 step).
+			var r [12][]float32
+			for i := range mr {
+				if i < rows {
+					o := (i0+ir+i)*lda + col0
+					r[i] = a[o : o+kc]
+				} else {
+					r[i] = zeroRow[:kc]
+				}
+			}
+			if mr == 6 {
+				interleave6(panel, (*[6][]float32)(r[:6]), kc)
+			} else {
+				interleave12(panel, &r, kc)
+			}
 			continue
 		} else {
 			for i := 0; i < rows; i++ {
@@ -527,15 +541,15 @@ func packA(dst, a []float32, lda int, seg segments, transA bool, i0, mc, p0, kc,
 	}
 }
 
-// packRows6 interleaves six rows of A (the first at a[off:], then every lda)
-// into kc steps of six values: the AVX2 kernel's common case.
-func packRows6(panel, a []float32, off, lda, kc int) {
-	r0 := a[off : off+kc]
-	r1 := a[off+lda : off+lda+kc]
-	r2 := a[off+2*lda : off+2*lda+kc]
-	r3 := a[off+3*lda : off+3*lda+kc]
-	r4 := a[off+4*lda : off+4*lda+kc]
-	r5 := a[off+5*lda : off+5*lda+kc]
+// zeroRow stands for the rows past the end of an edge panel of A (packA);
+// it is only read. Its length bounds the depth of a block (kernel KC).
+var zeroRow [512]float32
+
+// interleave6 interleaves six rows of A (kc values each) into kc steps of
+// six values: the AVX2 kernel's panel.
+func interleave6(panel []float32, r *[6][]float32, kc int) {
+	r0, r1, r2 := r[0][:kc], r[1][:kc], r[2][:kc]
+	r3, r4, r5 := r[3][:kc], r[4][:kc], r[5][:kc]
 	panel = panel[:6*kc]
 	for p := range r0 {
 		d := panel[6*p : 6*p+6 : 6*p+6]
@@ -543,22 +557,13 @@ func packRows6(panel, a []float32, off, lda, kc int) {
 	}
 }
 
-// packRows12 is packRows6 for twelve rows: the AVX-512 kernels' common
-// case. Writing each step's twelve values together, rather than scattering
-// one row at a time at a stride of twelve, keeps the stores sequential.
-func packRows12(panel, a []float32, off, lda, kc int) {
-	r0 := a[off : off+kc]
-	r1 := a[off+lda : off+lda+kc]
-	r2 := a[off+2*lda : off+2*lda+kc]
-	r3 := a[off+3*lda : off+3*lda+kc]
-	r4 := a[off+4*lda : off+4*lda+kc]
-	r5 := a[off+5*lda : off+5*lda+kc]
-	r6 := a[off+6*lda : off+6*lda+kc]
-	r7 := a[off+7*lda : off+7*lda+kc]
-	r8 := a[off+8*lda : off+8*lda+kc]
-	r9 := a[off+9*lda : off+9*lda+kc]
-	r10 := a[off+10*lda : off+10*lda+kc]
-	r11 := a[off+11*lda : off+11*lda+kc]
+// interleave12 is interleave6 for twelve rows: the AVX-512 kernels' panel.
+// Writing each step's twelve values together, rather than scattering one
+// row at a time at a stride of twelve, keeps the stores sequential.
+func interleave12(panel []float32, r *[12][]float32, kc int) {
+	r0, r1, r2, r3 := r[0][:kc], r[1][:kc], r[2][:kc], r[3][:kc]
+	r4, r5, r6, r7 := r[4][:kc], r[5][:kc], r[6][:kc], r[7][:kc]
+	r8, r9, r10, r11 := r[8][:kc], r[9][:kc], r[10][:kc], r[11][:kc]
 	panel = panel[:12*kc]
 	for p := range r0 {
 		d := panel[12*p : 12*p+12 : 12*p+12]

@@ -31,6 +31,10 @@ type kernelSpec struct {
 	bLo, bHi int // the vectors of B (bHi unused when vecs is 1)
 	bcast0   int // broadcasts alternate between bcast0 and bcast0+1
 	zero     string
+	// embedBcast folds each broadcast of A into its multiply-add
+	// (VFMADD231PS.BCST): one instruction instead of two when a broadcast
+	// feeds a single FMA (vecs 1).
+	embedBcast bool
 }
 
 func (s kernelSpec) r(i int) string { return fmt.Sprintf("%s%d", s.reg, i) }
@@ -59,7 +63,8 @@ var specs = []kernelSpec{
 		comment: "12×16 tile, 12 zmm accumulators (AVX-512F)",
 		reg:     "Z", lanes: 16, vecs: 1, mr: 12, unroll: 4,
 		bLo: 24, bHi: 25, bcast0: 26,
-		zero: "VPXORD %[1]s, %[1]s, %[1]s",
+		zero:       "VPXORD %[1]s, %[1]s, %[1]s",
+		embedBcast: true,
 	},
 }
 
@@ -208,6 +213,13 @@ func step(w func(string, ...any), s kernelSpec) {
 		w("\tVMOVUPS %d(BX), %s", s.vecBytes(), s.r(s.bHi))
 	}
 	for i := 0; i < s.mr; i++ {
+		if s.embedBcast {
+			w("\tVFMADD231PS.BCST %s, %s, %s", aAddr(i), s.r(s.bLo), s.r(s.vecs*i))
+			if s.vecs == 2 {
+				w("\tVFMADD231PS.BCST %s, %s, %s", aAddr(i), s.r(s.bHi), s.r(2*i+1))
+			}
+			continue
+		}
 		bc := s.r(s.bcast0 + i%2)
 		w("\tVBROADCASTSS %s, %s", aAddr(i), bc)
 		w("\tVFMADD231PS %s, %s, %s", s.r(s.bLo), bc, s.r(s.vecs*i))

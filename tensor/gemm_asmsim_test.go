@@ -290,6 +290,21 @@ func (s *simMachine) run(p *simProgram) {
 					d[i] = x1[i] + x2[i]
 				}
 			}
+		case "VFMADD231PS.BCST":
+			// The memory operand's one float32, broadcast to every lane.
+			n, lanes, ok := vecReg(a[2])
+			if !ok {
+				s.fail(in, "unsupported operands")
+			}
+			if _, _, isReg := vecReg(a[0]); isReg {
+				s.fail(in, "a broadcast needs a memory operand")
+			}
+			v := s.load(in, s.address(in, a[0]), 1)[0]
+			x1 := append([]float32(nil), s.operand(in, a[1], lanes)...)
+			d := s.vec[n][:lanes]
+			for i := range d {
+				d[i] = fusedMulAdd32(x1[i], v, d[i])
+			}
 		case "VZEROUPPER":
 		case "RET":
 			return

@@ -109,6 +109,15 @@ func BenchmarkPack(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*kern.mc*kern.kc), "ns/value")
 		})
+		// An edge panel: the four rows left of a 256- or 64-row product.
+		b.Run(fmt.Sprintf("A-edge/%s/trans=%v", kern.name, trans), func(b *testing.B) {
+			dst := alignedFloats(kern.mr * kern.kc)
+			for i := range b.N {
+				i0 := (i * kern.mc) % (n - kern.mc)
+				packA(dst, src, n, segments{}, trans, i0, 4, 0, kern.kc, kern.mr)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*4*kern.kc), "ns/value")
+		})
 		b.Run(fmt.Sprintf("B/%s/trans=%v", kern.name, trans), func(b *testing.B) {
 			dst := alignedFloats(kern.kc * n)
 			for i := range b.N {
