@@ -3,8 +3,10 @@
 #include "textflag.h"
 
 // func copyStridedAVX2(dst *float32, ds int, src *float32, ss int, n, l int)
-// Copies n segments of l floats (l a multiple of 8), segment i from
-// src + i·ss to dst + i·ds (strides in floats).
+// Copies n segments of l ≥ 8 floats, segment i from src + i·ss to
+// dst + i·ds (strides in floats). When l is not a multiple of 8 the last
+// eight floats of each segment are copied again as one vector, overlapping
+// the one before: dst and src must not overlap.
 TEXT ·copyStridedAVX2(SB), NOSPLIT, $0-48
 	MOVQ  dst+0(FP), DI
 	MOVQ  ds+8(FP), R8
@@ -33,12 +35,19 @@ by64:
 	JMP     by64
 
 by32:
-	CMPQ    BX, DX
-	JAE     next
+	LEAQ    32(BX), AX
+	CMPQ    AX, DX
+	JA      tail
 	VMOVUPS (SI)(BX*1), Y0
 	VMOVUPS Y0, (DI)(BX*1)
-	ADDQ    $32, BX
+	MOVQ    AX, BX
 	JMP     by32
+
+tail:
+	CMPQ    BX, DX
+	JAE     next
+	VMOVUPS -32(SI)(DX*1), Y0
+	VMOVUPS Y0, -32(DI)(DX*1)
 
 next:
 	ADDQ R8, DI

@@ -17,7 +17,7 @@ func TestCopyStrided(t *testing.T) {
 		}
 		saved := useCopyAsm
 		useCopyAsm = asm
-		for _, l := range []int{1, 3, 8, 12, 16, 24, 32, 48, 96, 192, 200} {
+		for _, l := range []int{1, 3, 8, 9, 12, 13, 16, 24, 27, 32, 48, 96, 100, 192, 200} {
 			for _, n := range []int{1, 2, 7, 33} {
 				ds, ss := l+rng.IntN(40), l+rng.IntN(40)
 				src := make([]float32, (n-1)*ss+l)
@@ -41,6 +41,30 @@ func TestCopyStrided(t *testing.T) {
 			}
 		}
 		useCopyAsm = saved
+	}
+}
+
+// Overlapping segments (one buffer, both directions) come out as copy
+// would make them, one segment after the other.
+func TestCopyStridedOverlapping(t *testing.T) {
+	for _, l := range []int{3, 9, 16} {
+		for _, shift := range []int{-5, 5} {
+			buf, want := make([]float32, 200), make([]float32, 200)
+			for i := range buf {
+				buf[i] = float32(i)
+				want[i] = float32(i)
+			}
+			d0, s0 := 50+shift, 50
+			for i := 0; i < 4; i++ {
+				copy(want[d0+i*20:d0+i*20+l], want[s0+i*20:s0+i*20+l])
+			}
+			CopyStrided(buf[d0:], 20, buf[s0:], 20, 4, l)
+			for i := range buf {
+				if buf[i] != want[i] {
+					t.Fatalf("l=%d shift=%d: buf[%d] = %v, want %v", l, shift, i, buf[i], want[i])
+				}
+			}
+		}
 	}
 }
 
