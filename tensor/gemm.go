@@ -114,7 +114,7 @@ func gemm(threads int, transA, transB bool, m, n, k int, alpha float32, a []floa
 		return
 	}
 	job := getGemmJob()
-	job.kern = activeKernel.Load().forWidth(n)
+	job.kern = activeKernel.Load().forShape(m, n)
 	job.transA, job.transB = transA, transB
 	job.m, job.n, job.k = m, n, k
 	job.alpha, job.beta = alpha, beta
@@ -664,9 +664,13 @@ func putPackedB(p *packedB) {
 
 // packBuffers are one thread's packing areas, reused across calls.
 type packBuffers struct {
-	kern *microKernel
-	a, b []float32 // MC×KC and KC×NC, 64-byte aligned
-	tile []float32 // MR×NR edge tile
+	a, b []float32 // at least MC×KC and KC×NC, 64-byte aligned
+	tile []float32 // at least MR×NR: the edge tile
+}
+
+// fits reports whether the buffers are large enough for kern.
+func (p *packBuffers) fits(kern *microKernel) bool {
+	return len(p.a) >= kern.mc*kern.kc && len(p.b) >= kern.kc*kern.nc && len(p.tile) >= kern.mr*kern.nr
 }
 
 // packBufferFree is a free list of packing areas. It is not a sync.Pool:
@@ -688,10 +692,13 @@ func putPackBuffers(p *packBuffers) {
 func getPackBuffers(kern *microKernel) *packBuffers {
 	f := &packBufferFree
 	f.Lock()
-	// Buffers sized for another kernel stay on the list: a training step
-	// alternates between a kernel and its narrow variant.
+	// A training step alternates between a kernel and its narrow and short
+	// variants: new buffers are made large enough for every kernel of the
+	// family, so that each variant does not hold a set of its own per
+	// thread. Buffers too small (made for a kernel chosen by SetKernel
+	// before) stay on the list.
 	for i := len(f.list) - 1; i >= 0; i-- {
-		if p := f.list[i]; p.kern == kern {
+		if p := f.list[i]; p.fits(kern) {
 			last := len(f.list) - 1
 			f.list[i] = f.list[last]
 			f.list[last] = nil
@@ -701,12 +708,14 @@ func getPackBuffers(kern *microKernel) *packBuffers {
 		}
 	}
 	f.Unlock()
-	return &packBuffers{
-		kern: kern,
-		a:    alignedFloats(kern.mc * kern.kc),
-		b:    alignedFloats(kern.kc * kern.nc),
-		tile: alignedFloats(kern.mr * kern.nr),
+	var a, b, tile int
+	act := activeKernel.Load()
+	for _, k := range []*microKernel{kern, act, act.narrow, act.short} {
+		if k != nil {
+			a, b, tile = max(a, k.mc*k.kc), max(b, k.kc*k.nc), max(tile, k.mr*k.nr)
+		}
 	}
+	return &packBuffers{a: alignedFloats(a), b: alignedFloats(b), tile: alignedFloats(tile)}
 }
 
 // alignedFloats returns n zeroed float32s starting on a 64-byte (cache line)

@@ -378,6 +378,7 @@ func TestGemmKernelsSimulated(t *testing.T) {
 		{"gemmKernel6x16AVX2", 6, 16},
 		{"gemmKernel12x32AVX512", 12, 32},
 		{"gemmKernel12x16AVX512", 12, 16},
+		{"gemmKernel8x32AVX512", 8, 32},
 	}
 	if len(progs) != len(specs) {
 		t.Fatalf("gemm_kernels_amd64.s has %d kernels, the test knows %d", len(progs), len(specs))

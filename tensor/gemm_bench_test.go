@@ -67,8 +67,10 @@ func BenchmarkGemm(b *testing.B) {
 // that stay in cache (kc = KC): the ceiling for the whole GEMM on one core.
 func BenchmarkGemmMicroKernel(b *testing.B) {
 	kerns := []*microKernel{activeKernel.Load()}
-	if n := kerns[0].narrow; n != nil {
-		kerns = append(kerns, n)
+	for _, k := range []*microKernel{kerns[0].narrow, kerns[0].short} {
+		if k != nil {
+			kerns = append(kerns, k)
+		}
 	}
 	for _, kern := range kerns {
 		kc := kern.kc

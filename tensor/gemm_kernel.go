@@ -30,12 +30,25 @@ type microKernel struct {
 	// wide in this kernel's place. The choice depends on the product's
 	// shape alone, so results stay bit-identical across thread counts.
 	narrow *microKernel
+	// short, when set, computes in this kernel's place the products whose
+	// row count m is a multiple of short.mr but not of mr, up to
+	// shortMaxM rows: there this kernel's last row of tiles would be part
+	// padding (a 64-row product is five 12-row tiles and a sixth with 4
+	// rows), while the short kernel's tiles divide m.
+	short *microKernel
 }
 
-// forWidth returns the kernel that computes products n columns wide.
-func (k *microKernel) forWidth(n int) *microKernel {
+// shortMaxM bounds the products given to a short kernel: beyond it the
+// padding of the last row of tiles is under 1.4 % of the work.
+const shortMaxM = 575
+
+// forShape returns the kernel that computes an m×n product.
+func (k *microKernel) forShape(m, n int) *microKernel {
 	if k.narrow != nil && n <= k.narrow.nr {
 		return k.narrow
+	}
+	if s := k.short; s != nil && m <= shortMaxM && m%k.mr != 0 && m%s.mr == 0 {
+		return s
 	}
 	return k
 }
@@ -65,10 +78,13 @@ func init() {
 }
 
 // SetKernel selects the GEMM micro-kernel by name ("generic", "avx2",
-// "avx512-16", "avx512"; "avx512" hands products at most 16 columns wide to
-// "avx512-16", so forcing "avx512-16" only matters for wider ones). It returns an error naming the supported kernels if name is
-// unknown or this CPU cannot run it, and leaves the selection unchanged.
-// Results are bit-identical only for the same kernel.
+// "avx512-8", "avx512-16", "avx512"; "avx512" hands products at most 16
+// columns wide to "avx512-16" and some short ones to "avx512-8", whose
+// results are the same as its own, so forcing either matters only for the
+// other products). It returns an error naming the supported kernels if name
+// is unknown or this CPU cannot run it, and leaves the selection unchanged.
+// Results are bit-identical only for the same kernel (the 8×32 and 12×32
+// kernels give the same results: both sum each element in k order).
 func SetKernel(name string) error {
 	for _, k := range kernels {
 		if k.name != name {
@@ -87,13 +103,16 @@ func SetKernel(name string) error {
 func Kernel() string { return activeKernel.Load().name }
 
 // KernelTiles describes the register tiles of the kernel in use, e.g.
-// "12x32; 12x16 when n ≤ 16": what a measurement ran, in a benchmark's
-// output.
+// "12x32; 12x16 when n ≤ 16; 8x32 when m ≤ 575 is a multiple of 8, not of
+// 12": what a measurement ran, in a benchmark's output.
 func KernelTiles() string {
 	k := activeKernel.Load()
 	s := fmt.Sprintf("%dx%d", k.mr, k.nr)
 	if k.narrow != nil {
 		s += fmt.Sprintf("; %dx%d when n ≤ %d", k.narrow.mr, k.narrow.nr, k.narrow.nr)
+	}
+	if k.short != nil {
+		s += fmt.Sprintf("; %dx%d when m ≤ %d is a multiple of %d, not of %d", k.short.mr, k.short.nr, shortMaxM, k.short.mr, k.mr)
 	}
 	return s
 }

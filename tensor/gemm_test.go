@@ -572,8 +572,8 @@ func TestGemmNarrowKernel(t *testing.T) {
 			t.Skipf("the %s kernel has no narrow variant", kern.name)
 		}
 		nr := kern.narrow.nr
-		if kern.forWidth(nr) != kern.narrow || kern.forWidth(nr+1) != kern {
-			t.Fatalf("%s: forWidth(%d) and forWidth(%d) do not pick %s and %s", kern.name, nr, nr+1, kern.narrow.name, kern.name)
+		if kern.forShape(1200, nr) != kern.narrow || kern.forShape(1200, nr+1) != kern {
+			t.Fatalf("%s: forShape(1200, %d) and forShape(1200, %d) do not pick %s and %s", kern.name, nr, nr+1, kern.narrow.name, kern.name)
 		}
 		rng := rand.New(rand.NewPCG(31, 32))
 		for _, n := range []int{1, 5, nr - 1, nr, nr + 1} {
@@ -587,6 +587,53 @@ func TestGemmNarrowKernel(t *testing.T) {
 					for i := range one {
 						if math.Float32bits(one[i]) != math.Float32bits(two[i]) && !(math.IsNaN(float64(one[i])) && math.IsNaN(float64(two[i]))) {
 							t.Fatalf("%s: C[%d] = %v with 1 thread, %v with 2", g, i, one[i], two[i])
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestGemmShortKernel checks the products that a kernel hands to its short
+// variant (avx512 → avx512-8 for m a multiple of 8 but not of 12, up to
+// shortMaxM rows): the choice follows m, and the results are right in every
+// transposition, through both operand paths, bit-identical for 1 and 2
+// threads, and bit-identical to the main kernel's (each element is the
+// same chain of fused multiply-adds whatever the tile).
+func TestGemmShortKernel(t *testing.T) {
+	forEachKernel(t, func(t *testing.T, kern *microKernel) {
+		if kern.short == nil {
+			t.Skipf("the %s kernel has no short variant", kern.name)
+		}
+		s := kern.short
+		for _, c := range []struct {
+			m, n int
+			want *microKernel
+		}{{64, 64, s}, {256, 32, s}, {8, 100, s}, {shortMaxM + 1, 64, kern}, {72, 64, kern}, {60, 64, kern}, {64, 16, kern.narrow}} {
+			if c.want == nil {
+				continue
+			}
+			if got := kern.forShape(c.m, c.n); got != c.want {
+				t.Fatalf("%s: forShape(%d, %d) = %s, want %s", kern.name, c.m, c.n, got.name, c.want.name)
+			}
+		}
+		rng := rand.New(rand.NewPCG(41, 42))
+		for _, m := range []int{8, 64, 256} {
+			for _, n := range []int{17, 32, 64, 70} {
+				for tr := 0; tr < 4; tr++ {
+					g := newGemmCase(rng, tr&1 != 0, tr&2 != 0, m, n, 2*s.kc+13, 1, 0.5, 3)
+					g.check(t)
+					var one, two, main []float32
+					withThreads(1, func() { one = append([]float32(nil), g.c.data...); g.run(one) })
+					withThreads(2, func() { two = append([]float32(nil), g.c.data...); g.run(two) })
+					saved := kern.short
+					kern.short = nil
+					withThreads(1, func() { main = append([]float32(nil), g.c.data...); g.run(main) })
+					kern.short = saved
+					for i := range one {
+						if math.Float32bits(one[i]) != math.Float32bits(two[i]) || math.Float32bits(one[i]) != math.Float32bits(main[i]) {
+							t.Fatalf("%s: C[%d] = %v with 1 thread, %v with 2, %v with the %s kernel", g, i, one[i], two[i], main[i], kern.name)
 						}
 					}
 				}
