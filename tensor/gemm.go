@@ -42,7 +42,8 @@ func (w Workers) Gemm(transA, transB bool, m, n, k int, alpha float32, a []float
 }
 
 // GemmSegmented is Gemm (alpha = 1, op(B) = B) for an A read in place from
-// an image, without copying its windows out (an implicit-GEMM convolution).
+// an image, without copying all its windows out (a convolution's im2col
+// matrix described rather than built).
 // A's segmented dimension — the columns of op(A) (k) when A is not
 // transposed, its rows (m) when it is — is stored in runs of segLen
 // contiguous values, run s starting s·segStride values after run 0:
@@ -53,8 +54,10 @@ func (w Workers) Gemm(transA, transB bool, m, n, k int, alpha float32, a []float
 // For a stride-1 convolution of a zero-padded NHWC image of width Wp and C
 // channels with a kh×kw kernel, "virtual" output pixel r (row-major over the
 // padded width) has its window (ky, kx, c) at r·C + ky·Wp·C + kx·C + c: lda
-// = C, segLen = kw·C, segStride = Wp·C. Rows of A may overlap (lda < segLen):
-// A is only read. The segmented dimension must be a multiple of segLen, and
+// = C, segLen = kw·C, segStride = Wp·C. With each image row expanded to its
+// wo windows of kw·C values (nn's expanded rows), output pixel r has it at
+// r·kw·C + ky·wo·kw·C + kx·C + c: lda = segLen = kw·C, segStride = wo·kw·C.
+// Rows of A may overlap (lda < segLen): A is only read. The segmented dimension must be a multiple of segLen, and
 // segStride ≥ segLen. Results are bit-identical across thread counts, like
 // Gemm's, but may differ in rounding from Gemm on the copied-out matrix (the
 // k dimension is summed in blocks that do not cross a run).
