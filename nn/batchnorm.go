@@ -36,6 +36,7 @@ type BatchNorm struct {
 
 	x, y, dx     *tensor.Tensor
 	train        bool
+	residual     bool      // whether the last Forward added a residual
 	mean, invstd []float64 // statistics used by the last Forward
 	scale, shift []float32 // y = x·scale + shift per channel
 	ca, cb, cc   []float32 // backward: dx = ca·g + cb·(x − μ) + cc
@@ -70,6 +71,7 @@ func (r *bnApplyRun) RunChunk(lo, hi int) {
 // bnGradApplyRun is backward's second loop over rows: dx = ca·g + cb·(x − μ) + cc.
 type bnGradApplyRun struct {
 	src, mask, xs, dxs, mu, ca, cb, cc []float32 // mask nil when src is already masked
+	scale, shift                       []float32 // the mask recomputed from xs (bnGradApply), or nil
 	c                                  int
 }
 
@@ -79,7 +81,7 @@ func (r *bnGradApplyRun) RunChunk(lo, hi int) {
 	if mask != nil {
 		mr = mask[lo*c : hi*c]
 	}
-	bnGradApply(r.src[lo*c:hi*c], mr, r.xs[lo*c:hi*c], r.dxs[lo*c:hi*c], r.mu, r.ca, r.cb, r.cc)
+	bnGradApply(r.src[lo*c:hi*c], mr, r.xs[lo*c:hi*c], r.dxs[lo*c:hi*c], r.mu, r.ca, r.cb, r.cc, r.scale, r.shift)
 }
 
 // bnSumsRun is blockSums's loop over blocks of reduceBlockRows rows: each
@@ -94,6 +96,8 @@ type bnSumsRun struct {
 	ds, ys  []float32 // gradient: dy, and the ReLU mask source (nil without ReLU)
 	gOut    []float32 // gradient: where the masked dy goes, or nil
 	mu      []float32 // gradient: the batch mean
+	// gradient: with ys nil, the ReLU mask recomputed from xs (bnGradSums)
+	scale, shift []float32
 }
 
 func (r *bnSumsRun) RunChunk(lo, hi int) {
@@ -116,7 +120,7 @@ func (r *bnSumsRun) RunChunk(lo, hi int) {
 		if r.ys != nil {
 			yr = r.ys[r0*c : r1*c]
 		}
-		bnGradSums(r.ds[r0*c:r1*c], yr, r.xs[r0*c:r1*c], gr, r.mu, s, q)
+		bnGradSums(r.ds[r0*c:r1*c], yr, r.xs[r0*c:r1*c], gr, r.mu, s, q, r.scale, r.shift)
 	}
 }
 
@@ -161,7 +165,7 @@ func (b *BatchNorm) forward(x, res *tensor.Tensor, train bool) *tensor.Tensor {
 	if res != nil && len(res.Data) != len(x.Data) {
 		panic(fmt.Sprintf("nn: BatchNorm %s: residual %v for input %v", b.Gamma.Name, res.Shape, x.Shape))
 	}
-	b.x, b.train = x, train
+	b.x, b.train, b.residual = x, train, res != nil
 	rows := len(x.Data) / c
 	if train {
 		b.batchStats(x.Data, rows)
@@ -255,13 +259,18 @@ func (b *BatchNorm) backward(dy *tensor.Tensor, gOut []float32) *tensor.Tensor {
 	c := b.C
 	xs, ds := b.x.Data, dy.Data
 	rows := len(xs) / c
-	var ys []float32 // the ReLU mask source, nil without ReLU
-	if b.ReLU {
+	// The ReLU mask: y > 0, read from y when a residual was added, else
+	// recomputed from x as ReLU(x·scale + shift) > 0, exactly as forward
+	// computed y, which spares reading y in both passes.
+	var ys, mScale, mShift []float32
+	if b.ReLU && b.residual {
 		ys = b.y.Data
+	} else if b.ReLU {
+		mScale, mShift = b.scale, b.shift
 	}
 	mu := b.meanF
 	// Pass 1: Σg and Σ g·(x − μ) per channel (and g itself into gOut).
-	b.sums = bnSumsRun{grad: true, xs: xs, ds: ds, ys: ys, gOut: gOut, mu: mu}
+	b.sums = bnSumsRun{grad: true, xs: xs, ds: ds, ys: ys, gOut: gOut, mu: mu, scale: mScale, shift: mShift}
 	b.blockSums(rows, b.sum1, b.sum2)
 	m := float64(rows)
 	for j := 0; j < c; j++ {
@@ -284,9 +293,9 @@ func (b *BatchNorm) backward(dy *tensor.Tensor, gOut []float32) *tensor.Tensor {
 	b.dx = tensor.Ensure(b.dx, b.x.Shape...)
 	src, mask := ds, ys
 	if gOut != nil {
-		src, mask = gOut, nil
+		src, mask, mScale, mShift = gOut, nil, nil, nil
 	}
-	b.gradApply = bnGradApplyRun{src: src, mask: mask, xs: xs, dxs: b.dx.Data, mu: mu, ca: b.ca, cb: b.cb, cc: b.cc, c: c}
+	b.gradApply = bnGradApplyRun{src: src, mask: mask, xs: xs, dxs: b.dx.Data, mu: mu, ca: b.ca, cb: b.cb, cc: b.cc, scale: mScale, shift: mShift, c: c}
 	parallelRun(rows, c, &b.gradApply)
 	return b.dx
 }

@@ -13,10 +13,10 @@ var useBNAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 func bnApplyAVX2(x, res, y, scale, shift *float32, rows, c int, relu bool)
 
 //go:noescape
-func bnGradSumsAVX2(dy, y, x, gOut, mu, sg, sx *float32, rows, c int)
+func bnGradSumsAVX2(dy, y, x, gOut, mu, sg, sx, scale, shift *float32, rows, c int)
 
 //go:noescape
-func bnGradApplyAVX2(dy, y, x, dx, mu, ca, cb, cc *float32, rows, c int)
+func bnGradApplyAVX2(dy, y, x, dx, mu, ca, cb, cc, scale, shift *float32, rows, c int)
 
 //go:noescape
 func bnSumsAVX2(x, k, s, q *float32, rows, c int)

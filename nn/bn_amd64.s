@@ -57,11 +57,12 @@ adone:
 	VZEROUPPER
 	RET
 
-// func bnGradSumsAVX2(dy, y, x, gOut, mu, sg, sx *float32, rows, c int)
-// g = dy (masked by y > 0 when y != nil; stored to gOut when != nil);
-// sg += Σ_rows g, sx += Σ_rows g·(x − mu). Channel groups outer, rows inner,
-// sums in registers.
-TEXT ·bnGradSumsAVX2(SB), NOSPLIT, $0-72
+// func bnGradSumsAVX2(dy, y, x, gOut, mu, sg, sx, scale, shift *float32, rows, c int)
+// g = dy (masked by y > 0 when y != nil, else by x·scale + shift > 0 when
+// scale != nil, the fused multiply-add of bnApplyAVX2; stored to gOut when
+// != nil); sg += Σ_rows g, sx += Σ_rows g·(x − mu). Channel groups outer,
+// rows inner, sums in registers.
+TEXT ·bnGradSumsAVX2(SB), NOSPLIT, $0-88
 	MOVQ   dy+0(FP), SI
 	MOVQ   y+8(FP), R8
 	MOVQ   x+16(FP), R9
@@ -69,8 +70,8 @@ TEXT ·bnGradSumsAVX2(SB), NOSPLIT, $0-72
 	MOVQ   mu+32(FP), R11
 	MOVQ   sg+40(FP), R12
 	MOVQ   sx+48(FP), R13
-	MOVQ   rows+56(FP), CX
-	MOVQ   c+64(FP), DX
+	MOVQ   rows+72(FP), CX
+	MOVQ   c+80(FP), DX
 	SHLQ   $2, DX
 	TESTQ  CX, CX
 	JZ     sdone
@@ -83,14 +84,32 @@ sgroup:
 	VMOVUPS (R11)(BX*1), Y2
 	MOVQ    BX, AX
 	MOVQ    CX, R14
+	MOVQ    scale+56(FP), DI
+	TESTQ   DI, DI
+	JZ      srow
+	VMOVUPS (DI)(BX*1), Y7
+	MOVQ    shift+64(FP), DI
+	VMOVUPS (DI)(BX*1), Y8
 
 srow:
 	VMOVUPS (SI)(AX*1), Y3
+	VMOVUPS (R9)(AX*1), Y6
 	TESTQ   R8, R8
-	JZ      snomask
+	JZ      sxmask
 	VMOVUPS (R8)(AX*1), Y4
+	JMP     smask
+
+sxmask:
+	// The forward pass's y = ReLU(x·scale + shift) is > 0 exactly when
+	// x·scale + shift, as an int32, is.
+	TESTQ       DI, DI
+	JZ          snomask
+	VMOVAPS     Y8, Y4
+	VFMADD231PS Y7, Y6, Y4
+
+smask:
 	VPCMPGTD Y15, Y4, Y5
-	VPAND   Y5, Y3, Y3
+	VPAND    Y5, Y3, Y3
 
 snomask:
 	TESTQ   R10, R10
@@ -99,7 +118,6 @@ snomask:
 
 snoout:
 	VADDPS      Y3, Y0, Y0
-	VMOVUPS     (R9)(AX*1), Y6
 	VSUBPS      Y2, Y6, Y6
 	VFMADD231PS Y6, Y3, Y1
 	ADDQ        DX, AX
@@ -117,9 +135,10 @@ sdone:
 	VZEROUPPER
 	RET
 
-// func bnGradApplyAVX2(dy, y, x, dx, mu, ca, cb, cc *float32, rows, c int)
-// dx = ca·g + cb·(x − mu) + cc, g = dy masked by y > 0 when y != nil.
-TEXT ·bnGradApplyAVX2(SB), NOSPLIT, $0-80
+// func bnGradApplyAVX2(dy, y, x, dx, mu, ca, cb, cc, scale, shift *float32, rows, c int)
+// dx = ca·g + cb·(x − mu) + cc, g = dy masked by y > 0 when y != nil, else
+// by x·scale + shift > 0 when scale != nil.
+TEXT ·bnGradApplyAVX2(SB), NOSPLIT, $0-96
 	MOVQ  dy+0(FP), SI
 	MOVQ  y+8(FP), R8
 	MOVQ  x+16(FP), R9
@@ -128,8 +147,10 @@ TEXT ·bnGradApplyAVX2(SB), NOSPLIT, $0-80
 	MOVQ  ca+40(FP), R11
 	MOVQ  cb+48(FP), R12
 	MOVQ  cc+56(FP), R13
-	MOVQ  rows+64(FP), CX
-	MOVQ  c+72(FP), DX
+	MOVQ  scale+64(FP), AX
+	MOVQ  shift+72(FP), R14
+	MOVQ  rows+80(FP), CX
+	MOVQ  c+88(FP), DX
 	SHLQ  $2, DX
 	TESTQ CX, CX
 	JZ    gdone
@@ -140,14 +161,23 @@ grow:
 
 gcol:
 	VMOVUPS  (SI)(BX*1), Y0
+	VMOVUPS  (R9)(BX*1), Y3
 	TESTQ    R8, R8
-	JZ       gnomask
+	JZ       gxmask
 	VMOVUPS  (R8)(BX*1), Y1
+	JMP      gmask
+
+gxmask:
+	TESTQ       AX, AX
+	JZ          gnomask
+	VMOVUPS     (R14)(BX*1), Y1
+	VFMADD231PS (AX)(BX*1), Y3, Y1
+
+gmask:
 	VPCMPGTD Y15, Y1, Y2
 	VPAND    Y2, Y0, Y0
 
 gnomask:
-	VMOVUPS     (R9)(BX*1), Y3
 	VSUBPS      (R10)(BX*1), Y3, Y3
 	VMOVUPS     (R13)(BX*1), Y4
 	VFMADD231PS (R12)(BX*1), Y3, Y4

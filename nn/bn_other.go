@@ -9,11 +9,11 @@ func bnApplyAVX2(x, res, y, scale, shift *float32, rows, c int, relu bool) {
 	panic("nn: no assembly BatchNorm passes on this platform")
 }
 
-func bnGradSumsAVX2(dy, y, x, gOut, mu, sg, sx *float32, rows, c int) {
+func bnGradSumsAVX2(dy, y, x, gOut, mu, sg, sx, scale, shift *float32, rows, c int) {
 	panic("nn: no assembly BatchNorm passes on this platform")
 }
 
-func bnGradApplyAVX2(dy, y, x, dx, mu, ca, cb, cc *float32, rows, c int) {
+func bnGradApplyAVX2(dy, y, x, dx, mu, ca, cb, cc, scale, shift *float32, rows, c int) {
 	panic("nn: no assembly BatchNorm passes on this platform")
 }
 

@@ -115,17 +115,43 @@ func bnApply(x, res, y, scale, shift []float32, relu bool) {
 }
 
 // bnGradSums adds Σ g and Σ g·(x − μ) per channel to sg and sx, where
-// g = dy, or dy masked by y > 0 when y is not nil; the masked g is also
-// written to gOut when it is not nil.
-func bnGradSums(dy, y, x, gOut, mu, sg, sx []float32) {
+// g = dy, or dy masked by y > 0 when y is not nil, or (y nil, scale not
+// nil) masked by ReLU(x·scale + shift) > 0: the output of a ReLU BatchNorm
+// without residual recomputed exactly as bnApply computed it, so that y
+// need not be read. The masked g is also written to gOut when it is not
+// nil.
+func bnGradSums(dy, y, x, gOut, mu, sg, sx, scale, shift []float32) {
 	c := len(mu)
+	if y != nil {
+		scale, shift = nil, nil
+	}
 	if asmRows(len(x), c) {
 		mustCover(len(x), dy, y, gOut)
 		_, _, _ = sg[c-1], sx[c-1], mu[c-1]
-		bnGradSumsAVX2(&dy[0], first(y), &x[0], first(gOut), &mu[0], &sg[0], &sx[0], len(x)/c, c)
+		if scale != nil {
+			_, _ = scale[c-1], shift[c-1]
+		}
+		bnGradSumsAVX2(&dy[0], first(y), &x[0], first(gOut), &mu[0], &sg[0], &sx[0], first(scale), first(shift), len(x)/c, c)
 		return
 	}
 	switch {
+	case scale != nil:
+		for r := 0; r+c <= len(x); r += c {
+			xr, dr := x[r:r+c], dy[r:r+c]
+			dr, mu, sg, sx, sc, sh := dr[:len(xr)], mu[:len(xr)], sg[:len(xr)], sx[:len(xr)], scale[:len(xr)], shift[:len(xr)]
+			var gr []float32
+			if gOut != nil {
+				gr = gOut[r : r+len(xr)]
+			}
+			for j, v := range xr {
+				g := passIfPositive(dr[j], relu32(v*sc[j]+sh[j]))
+				if gr != nil {
+					gr[j] = g
+				}
+				sg[j] += g
+				sx[j] += g * (v - mu[j])
+			}
+		}
 	case y != nil && gOut != nil:
 		for r := 0; r+c <= len(x); r += c {
 			xr, dr, yr, gr := x[r:r+c], dy[r:r+c], y[r:r+c], gOut[r:r+c]
@@ -164,13 +190,30 @@ func bnGradSums(dy, y, x, gOut, mu, sg, sx []float32) {
 }
 
 // bnGradApply sets dx = ca·g + cb·(x − μ) + cc per channel, with g = dy, or
-// dy masked by y > 0 when y is not nil.
-func bnGradApply(dy, y, x, dx, mu, ca, cb, cc []float32) {
+// dy masked by y > 0 when y is not nil, or by ReLU(x·scale + shift) > 0 when
+// y is nil and scale is not (see bnGradSums).
+func bnGradApply(dy, y, x, dx, mu, ca, cb, cc, scale, shift []float32) {
 	c := len(mu)
+	if y != nil {
+		scale, shift = nil, nil
+	}
 	if asmRows(len(x), c) {
 		mustCover(len(x), dy, dx, y)
 		_, _, _ = ca[c-1], cb[c-1], cc[c-1]
-		bnGradApplyAVX2(&dy[0], first(y), &x[0], &dx[0], &mu[0], &ca[0], &cb[0], &cc[0], len(x)/c, c)
+		if scale != nil {
+			_, _ = scale[c-1], shift[c-1]
+		}
+		bnGradApplyAVX2(&dy[0], first(y), &x[0], &dx[0], &mu[0], &ca[0], &cb[0], &cc[0], first(scale), first(shift), len(x)/c, c)
+		return
+	}
+	if scale != nil {
+		for r := 0; r+c <= len(x); r += c {
+			xr, dr, or := x[r:r+c], dy[r:r+c], dx[r:r+c]
+			dr, or, mu, ca, cb, cc, sc, sh := dr[:len(xr)], or[:len(xr)], mu[:len(xr)], ca[:len(xr)], cb[:len(xr)], cc[:len(xr)], scale[:len(xr)], shift[:len(xr)]
+			for j, v := range xr {
+				or[j] = ca[j]*passIfPositive(dr[j], relu32(v*sc[j]+sh[j])) + cb[j]*(v-mu[j]) + cc[j]
+			}
+		}
 		return
 	}
 	if y != nil {

@@ -454,6 +454,53 @@ func TestFlatten(t *testing.T) {
 	defaultCheck().run(t, f, x)
 }
 
+// A ReLU mask recomputed from x (scale, shift) is the mask of the y that
+// bnApply computes from the same x: the gradient passes give bit-identical
+// results either way, on the assembly and on the Go passes, with values
+// that land exactly on zero and on either side of it.
+func TestBatchNormMaskFromInput(t *testing.T) {
+	hasAsm := useBNAsm
+	defer func() { useBNAsm = hasAsm }()
+	for _, asm := range []bool{false, true} {
+		if asm && !hasAsm {
+			continue
+		}
+		useBNAsm = asm
+		for _, c := range []int{8, 16, 12} {
+			rows := 41
+			n := rows * c
+			x, dy := randTensor(1, n).Data, randTensor(2, n).Data
+			scale, shift := randTensor(5, c).Data, randTensor(6, c).Data
+			mu, ca, cb, cc := randTensor(7, c).Data, randTensor(8, c).Data, randTensor(9, c).Data, randTensor(10, c).Data
+			// Some inputs map exactly to 0 (x = −shift/scale with scale 1),
+			// some to ±0 sums; both must be masked out like y = +0.
+			scale[1], scale[2] = 1, 1
+			x[1], x[c+2], x[2*c+1] = -shift[1], -shift[2], -shift[1]
+			y := make([]float32, n)
+			bnApply(x, nil, y, scale, shift, true)
+			bits := func(v []float32) []uint32 {
+				out := make([]uint32, len(v))
+				for i, f := range v {
+					out[i] = math.Float32bits(f)
+				}
+				return out
+			}
+			sg1, sx1, g1 := make([]float32, c), make([]float32, c), make([]float32, n)
+			sg2, sx2, g2 := make([]float32, c), make([]float32, c), make([]float32, n)
+			bnGradSums(dy, y, x, g1, mu, sg1, sx1, nil, nil)
+			bnGradSums(dy, nil, x, g2, mu, sg2, sx2, scale, shift)
+			o1, o2 := make([]float32, n), make([]float32, n)
+			bnGradApply(dy, y, x, o1, mu, ca, cb, cc, nil, nil)
+			bnGradApply(dy, nil, x, o2, mu, ca, cb, cc, scale, shift)
+			for i, pair := range [][2][]float32{{sg1, sg2}, {sx1, sx2}, {g1, g2}, {o1, o2}} {
+				if !slices.Equal(bits(pair[0]), bits(pair[1])) {
+					t.Fatalf("asm=%v c=%d: output %d differs with the mask recomputed from x", asm, c, i)
+				}
+			}
+		}
+	}
+}
+
 // The assembly BatchNorm passes agree with the Go ones (up to the rounding
 // of fused multiply-adds) on every variant, odd row counts included.
 func TestBatchNormPassesAsmMatchesGo(t *testing.T) {
@@ -492,16 +539,32 @@ func TestBatchNormPassesAsmMatchesGo(t *testing.T) {
 					if withG {
 						g = make([]float32, n)
 					}
-					bnGradSums(dy, mask, x, g, mu, sg, sx)
+					bnGradSums(dy, mask, x, g, mu, sg, sx, nil, nil)
 					out = append(out, sg, sx)
 					if withG {
 						out = append(out, g)
 					}
 				}
 				o := make([]float32, n)
-				bnGradApply(dy, mask, x, o, mu, ca, cb, cc)
+				bnGradApply(dy, mask, x, o, mu, ca, cb, cc, nil, nil)
 				out = append(out, o)
 			}
+			// The mask recomputed from x.
+			for _, withG := range []bool{false, true} {
+				sg, sx := vec(11), vec(12)
+				var g []float32
+				if withG {
+					g = make([]float32, n)
+				}
+				bnGradSums(dy, nil, x, g, mu, sg, sx, scale, shift)
+				out = append(out, sg, sx)
+				if withG {
+					out = append(out, g)
+				}
+			}
+			o := make([]float32, n)
+			bnGradApply(dy, nil, x, o, mu, ca, cb, cc, scale, shift)
+			out = append(out, o)
 			return out
 		}
 		a, g := run(true), run(false)
