@@ -532,39 +532,24 @@ func TestBatchNormPassesAsmMatchesGo(t *testing.T) {
 			s, q := vec(13), vec(14)
 			bnSums(x, mu, s, q)
 			out = append(out, s, q)
-			for _, mask := range [][]float32{nil, ys} {
+			// Masks: none, y > 0, and y recomputed from x.
+			for _, m := range []struct{ y, scale, shift []float32 }{{nil, nil, nil}, {ys, nil, nil}, {nil, scale, shift}} {
 				for _, withG := range []bool{false, true} {
 					sg, sx := vec(11), vec(12)
 					var g []float32
 					if withG {
 						g = make([]float32, n)
 					}
-					bnGradSums(dy, mask, x, g, mu, sg, sx, nil, nil)
+					bnGradSums(dy, m.y, x, g, mu, sg, sx, m.scale, m.shift)
 					out = append(out, sg, sx)
 					if withG {
 						out = append(out, g)
 					}
 				}
 				o := make([]float32, n)
-				bnGradApply(dy, mask, x, o, mu, ca, cb, cc, nil, nil)
+				bnGradApply(dy, m.y, x, o, mu, ca, cb, cc, m.scale, m.shift)
 				out = append(out, o)
 			}
-			// The mask recomputed from x.
-			for _, withG := range []bool{false, true} {
-				sg, sx := vec(11), vec(12)
-				var g []float32
-				if withG {
-					g = make([]float32, n)
-				}
-				bnGradSums(dy, nil, x, g, mu, sg, sx, scale, shift)
-				out = append(out, sg, sx)
-				if withG {
-					out = append(out, g)
-				}
-			}
-			o := make([]float32, n)
-			bnGradApply(dy, nil, x, o, mu, ca, cb, cc, scale, shift)
-			out = append(out, o)
 			return out
 		}
 		a, g := run(true), run(false)
