@@ -56,6 +56,7 @@ type Conv2d struct {
 	scratch []float32 // per-slot im2col blocks
 	dwParts []float32 // per-group weight gradients
 	wFlip   []float32 // the kernel of the input-gradient convolution
+	wU      []float32 // the pass's kernel transformed for Winograd
 	runner  convRunner
 	inner   tensor.Workers // threads for a slot's products
 
@@ -174,23 +175,37 @@ func (c *Conv2d) runPass() {
 	c.nSlots = slots
 	fg := c.forwardGeom()
 	blockLen := fg.blockLen()
-	if c.rows() {
+	wino := c.winograd()
+	switch {
+	case wino:
+		blockLen = c.winoLen()
+	case c.rows():
 		blockLen = c.rowsLen()
 	}
-	flipLen := 0
+	flipLen, uLen := 0, 0
 	if c.pass == passBackward && !c.NoInputGrad && c.flippedGrad() {
-		if !c.rows() {
+		if !c.rows() && !wino {
 			gg := c.gradGeom()
 			blockLen = max(blockLen, gg.blockLen())
 		}
 		flipLen = c.k() * c.OutC
 	}
-	kc := c.k() * c.OutC
-	buf := c.Work.floats(slots*blockLen + groups*kc + flipLen)
-	c.scratch, c.dwParts = buf[:slots*blockLen], buf[slots*blockLen:slots*blockLen+groups*kc]
-	c.wFlip = buf[slots*blockLen+groups*kc:]
+	if wino {
+		uLen = 16 * c.InC * c.OutC
+	}
+	kc := c.partLen()
+	buf := c.Work.floats(slots*blockLen + groups*kc + flipLen + uLen)
+	c.scratch, buf = buf[:slots*blockLen], buf[slots*blockLen:]
+	c.dwParts, buf = buf[:groups*kc], buf[groups*kc:]
+	c.wFlip, c.wU = buf[:flipLen], buf[flipLen:]
 	if flipLen > 0 {
 		c.flipKernel()
+	}
+	switch {
+	case wino && c.pass == passForward:
+		winoKernel(c.wU, c.Kernel.Value, c.InC, c.OutC)
+	case wino && flipLen > 0:
+		winoKernel(c.wU, c.wFlip, c.OutC, c.InC)
 	}
 	c.runner.c = c
 	// With a thread per slot, each slot's products run on its own thread.
@@ -223,12 +238,16 @@ func (c *Conv2d) flipKernel() {
 func (c *Conv2d) runSlots(lo, hi int) {
 	slots, groups := c.nSlots, c.groups()
 	blockLen := len(c.scratch) / slots
-	kc := c.k() * c.OutC
+	kc := c.partLen()
 	for s := lo; s < hi; s++ {
 		cols := c.scratch[s*blockLen : (s+1)*blockLen]
 		for g := s * groups / slots; g < (s+1)*groups/slots; g++ {
 			n0, n1 := g*c.n/groups, (g+1)*c.n/groups
 			switch {
+			case c.pass == passForward && c.winograd():
+				c.forwardWinograd(n0, n1, cols)
+			case c.winograd():
+				c.backwardWinograd(n0, n1, cols, c.dwParts[g*kc:(g+1)*kc])
 			case c.pass == passForward && c.rows():
 				c.forwardRows(n0, n1, cols)
 			case c.pass == passForward:
@@ -353,14 +372,15 @@ func (c *Conv2d) backwardExamples(n0, n1 int, cols, dwg []float32) {
 	})
 }
 
-// convPathMode chooses between the expanded-rows and the im2col path; the
-// tests force either to compare them.
+// convPathMode chooses between the Winograd, expanded-rows and im2col
+// paths; the tests force each to compare them.
 var convPathMode = pathAuto
 
 const (
 	pathAuto = iota
 	pathIm2col
 	pathRows
+	pathWinograd
 )
 
 // rows reports whether the convolution runs on expanded rows (expandRows):
@@ -500,10 +520,23 @@ func (c *Conv2d) epilogueExamples(lo, hi int) {
 	c.epilogue(c.y.Data[lo*per : hi*per])
 }
 
+// partLen is the length of a group's part of the weight gradient: the
+// kernel's, or on the Winograd path the transformed kernel's (the sum of the
+// parts is transformed back once).
+func (c *Conv2d) partLen() int {
+	if c.winograd() {
+		return 16 * c.InC * c.OutC
+	}
+	return c.k() * c.OutC
+}
+
 // sumGroups sets the weight gradient's elements [lo, hi) to the sum of the
 // groups' parts, in group order.
 func (c *Conv2d) sumGroups(lo, hi int) {
-	groups, kc, part, dw := c.groups(), c.k()*c.OutC, c.dwParts, c.Kernel.Grad
+	groups, kc, part, dw := c.groups(), c.partLen(), c.dwParts, c.Kernel.Grad
+	if c.winograd() {
+		dw = c.wU // the transformed kernel's gradient, turned into dW after
+	}
 	copy(dw[lo:hi], part[lo:hi])
 	for gi := 1; gi < groups; gi++ {
 		addTo(dw[lo:hi], part[gi*kc+lo:gi*kc+hi])
@@ -600,7 +633,10 @@ func (c *Conv2d) backward(dy, dxInit *tensor.Tensor) *tensor.Tensor {
 	if c.sumGroupsFn == nil {
 		c.sumGroupsFn = c.sumGroups
 	}
-	parallelFor(c.k()*c.OutC, c.groups(), c.sumGroupsFn)
+	parallelFor(c.partLen(), c.groups(), c.sumGroupsFn)
+	if c.winograd() {
+		winoKernelGrad(c.Kernel.Grad, c.wU, c.InC, c.OutC)
+	}
 	if c.NoInputGrad {
 		return nil
 	}

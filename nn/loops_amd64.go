@@ -20,3 +20,12 @@ func biasReLUAVX2(y, b *float32, rows, c int, relu bool)
 
 //go:noescape
 func maxUnpool2AVX2(dx, dy *float32, am *int32, first, wo, c, rowLen int)
+
+//go:noescape
+func winoInputRowAVX2(dst *float32, cs, ts int, src *float32, rs, tw, ch int)
+
+//go:noescape
+func winoOutputRowAVX2(dst *float32, rs int, src *float32, cs, ts, tw, ch int, add *float32)
+
+//go:noescape
+func winoGradRowAVX2(dst *float32, cs, ts int, src *float32, rs, tw, ch int)

@@ -58,8 +58,9 @@ func BenchmarkIm2col(b *testing.B) { benchConvPasses(b, false) }
 func BenchmarkCol2im(b *testing.B) { benchConvPasses(b, true) }
 
 // BenchmarkConvStage times a forward and backward pass of resnet20's 3×3
-// convolutions (batch 16, one thread) on both paths, reporting GFLOP/s of
-// the three products (forward, weight gradient, input gradient):
+// convolutions (batch 16, one thread) on each path, reporting GFLOP/s of
+// the three products (forward, weight gradient, input gradient) as the
+// direct convolution counts them, whatever the path multiplies:
 //
 //	go test -run XXX -bench ConvStage ./nn
 func BenchmarkConvStage(b *testing.B) {
@@ -67,7 +68,7 @@ func BenchmarkConvStage(b *testing.B) {
 		for _, path := range []struct {
 			name string
 			mode int
-		}{{"im2col", pathIm2col}, {"rows", pathRows}, {"auto", pathAuto}} {
+		}{{"im2col", pathIm2col}, {"rows", pathRows}, {"winograd", pathWinograd}, {"auto", pathAuto}} {
 			b.Run(fmt.Sprintf("%dx%dx%d/%s", st.hw, st.hw, st.ch, path.name), func(b *testing.B) {
 				defer tensor.SetThreads(tensor.Threads())
 				tensor.SetThreads(1)

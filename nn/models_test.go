@@ -507,7 +507,7 @@ func TestTrainingStepIndependentOfThreads(t *testing.T) {
 	// Each convolution path forced in turn (by default the stride-1
 	// convolutions with 16 or more input channels take the expanded rows,
 	// the others im2col).
-	for _, mode := range []int{pathIm2col, pathRows} {
+	for _, mode := range []int{pathIm2col, pathRows, pathWinograd} {
 		withConvPath(mode, func() {
 			z1, g1 := run(1)
 			for _, threads := range []int{2, 3} {

@@ -713,7 +713,11 @@ func getPackBuffers(kern *microKernel) *packBuffers {
 	f.Unlock()
 	var a, b, tile int
 	act := activeKernel.Load()
-	for _, k := range []*microKernel{kern, act, act.narrow, act.short} {
+	family := []*microKernel{kern, act, act.narrow, act.short}
+	if act.narrow != nil {
+		family = append(family, act.narrow.short)
+	}
+	for _, k := range family {
 		if k != nil {
 			a, b, tile = max(a, k.mc*k.kc), max(b, k.kc*k.nc), max(tile, k.mr*k.nr)
 		}

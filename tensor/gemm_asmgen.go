@@ -78,6 +78,18 @@ var specs = []kernelSpec{
 		zero:       "VPXORD %[1]s, %[1]s, %[1]s",
 		embedBcast: true,
 	},
+	{
+		// For products 16 columns wide whose row count is a multiple of 8
+		// but not of 12: the Winograd weight gradients of the 16-channel
+		// convolutions (16×16), where 12-row tiles would be a third
+		// padding.
+		name:    "gemmKernel8x16AVX512",
+		comment: "8×16 tile, 8 zmm accumulators (AVX-512F)",
+		reg:     "Z", lanes: 16, vecs: 1, mr: 8, unroll: 4,
+		bLo: 24, bHi: 25, bcast0: 26,
+		zero:       "VPXORD %[1]s, %[1]s, %[1]s",
+		embedBcast: true,
+	},
 }
 
 // Rows of A are addressed in groups of three from one base register each:

@@ -379,6 +379,7 @@ func TestGemmKernelsSimulated(t *testing.T) {
 		{"gemmKernel12x32AVX512", 12, 32},
 		{"gemmKernel12x16AVX512", 12, 16},
 		{"gemmKernel8x32AVX512", 8, 32},
+		{"gemmKernel8x16AVX512", 8, 16},
 	}
 	if len(progs) != len(specs) {
 		t.Fatalf("gemm_kernels_amd64.s has %d kernels, the test knows %d", len(progs), len(specs))

@@ -70,6 +70,9 @@ func BenchmarkGemmMicroKernel(b *testing.B) {
 	for _, k := range []*microKernel{kerns[0].narrow, kerns[0].short} {
 		if k != nil {
 			kerns = append(kerns, k)
+			if k.short != nil {
+				kerns = append(kerns, k.short)
+			}
 		}
 	}
 	for _, kern := range kerns {

@@ -45,7 +45,7 @@ const shortMaxM = 575
 // forShape returns the kernel that computes an m×n product.
 func (k *microKernel) forShape(m, n int) *microKernel {
 	if k.narrow != nil && n <= k.narrow.nr {
-		return k.narrow
+		return k.narrow.forShape(m, n)
 	}
 	if s := k.short; s != nil && m <= shortMaxM && m%k.mr != 0 && m%s.mr == 0 {
 		return s
@@ -103,16 +103,23 @@ func SetKernel(name string) error {
 func Kernel() string { return activeKernel.Load().name }
 
 // KernelTiles describes the register tiles of the kernel in use, e.g.
-// "12x32; 12x16 when n ≤ 16; 8x32 when m ≤ 575 is a multiple of 8, not of
-// 12": what a measurement ran, in a benchmark's output.
+// "12x32; 12x16 when n ≤ 16, 8x16 when m ≤ 575 is a multiple of 8, not of
+// 12; 8x32 when m ≤ 575 is a multiple of 8, not of 12": what a measurement
+// ran, in a benchmark's output.
 func KernelTiles() string {
 	k := activeKernel.Load()
 	s := fmt.Sprintf("%dx%d", k.mr, k.nr)
 	if k.narrow != nil {
 		s += fmt.Sprintf("; %dx%d when n ≤ %d", k.narrow.mr, k.narrow.nr, k.narrow.nr)
 	}
+	short := func(k *microKernel) string {
+		return fmt.Sprintf("%dx%d when m ≤ %d is a multiple of %d, not of %d", k.short.mr, k.short.nr, shortMaxM, k.short.mr, k.mr)
+	}
+	if k.narrow != nil && k.narrow.short != nil {
+		s += ", " + short(k.narrow)
+	}
 	if k.short != nil {
-		s += fmt.Sprintf("; %dx%d when m ≤ %d is a multiple of %d, not of %d", k.short.mr, k.short.nr, shortMaxM, k.short.mr, k.mr)
+		s += "; " + short(k)
 	}
 	return s
 }

@@ -602,44 +602,72 @@ func TestGemmNarrowKernel(t *testing.T) {
 // threads, and bit-identical to the main kernel's (each element is the
 // same chain of fused multiply-adds whatever the tile).
 func TestGemmShortKernel(t *testing.T) {
-	forEachKernel(t, func(t *testing.T, kern *microKernel) {
-		if kern.short == nil {
-			t.Skipf("the %s kernel has no short variant", kern.name)
+	forEachKernel(t, func(t *testing.T, main *microKernel) {
+		if main.short == nil {
+			t.Skipf("the %s kernel has no short variant", main.name)
 		}
-		s := kern.short
+		s := main.short
+		var ns *microKernel // the narrow kernel's short variant
+		if main.narrow != nil {
+			ns = main.narrow.short
+		}
 		for _, c := range []struct {
 			m, n int
 			want *microKernel
-		}{{64, 64, s}, {256, 32, s}, {8, 100, s}, {shortMaxM + 1, 64, kern}, {72, 64, kern}, {60, 64, kern}, {64, 16, kern.narrow}} {
+		}{
+			{64, 64, s}, {256, 32, s}, {8, 100, s}, {shortMaxM + 1, 64, main}, {72, 64, main}, {60, 64, main},
+			{72, 16, main.narrow}, {16, 16, ns}, {256, 9, ns}, {shortMaxM + 1, 16, main.narrow},
+		} {
 			if c.want == nil {
 				continue
 			}
-			if got := kern.forShape(c.m, c.n); got != c.want {
-				t.Fatalf("%s: forShape(%d, %d) = %s, want %s", kern.name, c.m, c.n, got.name, c.want.name)
+			if got := main.forShape(c.m, c.n); got != c.want {
+				t.Fatalf("%s: forShape(%d, %d) = %s, want %s", main.name, c.m, c.n, got.name, c.want.name)
 			}
 		}
+		// The main kernel's short variant on products wider than the narrow
+		// kernel, the narrow kernel's on products it takes.
+		ns0 := []int{17, 32, 64, 70}
+		kerns := []*microKernel{main}
+		if ns != nil {
+			kerns = append(kerns, main.narrow)
+		}
+		for _, kern := range kerns {
+			checkShortKernel(t, kern, ns0)
+			ns0 = []int{1, 9, 16}
+		}
+	})
+}
+
+// checkShortKernel runs the products of widths ns that kern (the main kernel
+// or its narrow one) hands to its short variant, against 1 and 2 threads and
+// against kern itself.
+func checkShortKernel(t *testing.T, kern *microKernel, ns []int) {
+	t.Helper()
+	s := kern.short
+	{
 		rng := rand.New(rand.NewPCG(41, 42))
 		for _, m := range []int{8, 64, 256} {
-			for _, n := range []int{17, 32, 64, 70} {
+			for _, n := range ns {
 				for tr := 0; tr < 4; tr++ {
 					g := newGemmCase(rng, tr&1 != 0, tr&2 != 0, m, n, 2*s.kc+13, 1, 0.5, 3)
 					g.check(t)
-					var one, two, main []float32
+					var one, two, full []float32
 					withThreads(1, func() { one = append([]float32(nil), g.c.data...); g.run(one) })
 					withThreads(2, func() { two = append([]float32(nil), g.c.data...); g.run(two) })
 					saved := kern.short
 					kern.short = nil
-					withThreads(1, func() { main = append([]float32(nil), g.c.data...); g.run(main) })
+					withThreads(1, func() { full = append([]float32(nil), g.c.data...); g.run(full) })
 					kern.short = saved
 					for i := range one {
-						if math.Float32bits(one[i]) != math.Float32bits(two[i]) || math.Float32bits(one[i]) != math.Float32bits(main[i]) {
-							t.Fatalf("%s: C[%d] = %v with 1 thread, %v with 2, %v with the %s kernel", g, i, one[i], two[i], main[i], kern.name)
+						if math.Float32bits(one[i]) != math.Float32bits(two[i]) || math.Float32bits(one[i]) != math.Float32bits(full[i]) {
+							t.Fatalf("%s: C[%d] = %v with 1 thread, %v with 2, %v with the %s kernel", g, i, one[i], two[i], full[i], kern.name)
 						}
 					}
 				}
 			}
 		}
-	})
+	}
 }
 
 // TestGemmSegmented checks GemmSegmented against a float64 product of the
