@@ -58,7 +58,7 @@ func BenchmarkIm2col(b *testing.B) { benchConvPasses(b, false) }
 func BenchmarkCol2im(b *testing.B) { benchConvPasses(b, true) }
 
 // BenchmarkConvStage times a forward and backward pass of resnet20's 3×3
-// convolutions (batch 16, one thread) on each path, reporting GFLOP/s of
+// convolutions (batch 128, one thread) on each path, reporting GFLOP/s of
 // the three products (forward, weight gradient, input gradient) as the
 // direct convolution counts them, whatever the path multiplies:
 //
@@ -76,7 +76,7 @@ func BenchmarkConvStage(b *testing.B) {
 				convPathMode = path.mode
 				defer func() { convPathMode = old }()
 				c := NewConv2d("c", st.ch, st.ch, 3, 1, 1, false, 1)
-				x := randTensor(1, 16, st.hw, st.hw, st.ch)
+				x := randTensor(1, 128, st.hw, st.hw, st.ch)
 				dy := randTensor(2, c.Forward(x, true).Shape...)
 				c.Backward(dy)
 				b.ResetTimer()
@@ -84,7 +84,7 @@ func BenchmarkConvStage(b *testing.B) {
 					c.Forward(x, true)
 					c.Backward(dy)
 				}
-				flops := 3 * tensor.GemmFlops(16*st.hw*st.hw, st.ch, 9*st.ch)
+				flops := 3 * tensor.GemmFlops(128*st.hw*st.hw, st.ch, 9*st.ch)
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
