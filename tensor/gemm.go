@@ -57,8 +57,8 @@ func (w Workers) Gemm(transA, transB bool, m, n, k int, alpha float32, a []float
 // = C, segLen = kw·C, segStride = Wp·C. With each image row expanded to its
 // wo windows of kw·C values (nn's expanded rows), output pixel r has it at
 // r·kw·C + ky·wo·kw·C + kx·C + c: lda = segLen = kw·C, segStride = wo·kw·C.
-// Rows of A may overlap (lda < segLen): A is only read. The segmented dimension must be a multiple of segLen, and
-// segStride ≥ segLen. Results are bit-identical across thread counts, like
+// Rows of A may overlap (lda < segLen): A is only read. The segmented
+// dimension must be a multiple of segLen, and segStride ≥ segLen. Results are bit-identical across thread counts, like
 // Gemm's, but may differ in rounding from Gemm on the copied-out matrix (the
 // k dimension is summed in blocks that do not cross a run).
 func GemmSegmented(transA bool, m, n, k int, a []float32, lda, segLen, segStride int, b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -712,15 +712,8 @@ func getPackBuffers(kern *microKernel) *packBuffers {
 	}
 	f.Unlock()
 	var a, b, tile int
-	act := activeKernel.Load()
-	family := []*microKernel{kern, act, act.narrow, act.short}
-	if act.narrow != nil {
-		family = append(family, act.narrow.short)
-	}
-	for _, k := range family {
-		if k != nil {
-			a, b, tile = max(a, k.mc*k.kc), max(b, k.kc*k.nc), max(tile, k.mr*k.nr)
-		}
+	for _, k := range append(activeKernel.Load().family(), kern) {
+		a, b, tile = max(a, k.mc*k.kc), max(b, k.kc*k.nc), max(tile, k.mr*k.nr)
 	}
 	return &packBuffers{a: alignedFloats(a), b: alignedFloats(b), tile: alignedFloats(tile)}
 }

@@ -42,6 +42,18 @@ type microKernel struct {
 // padding of the last row of tiles is under 1.4 % of the work.
 const shortMaxM = 575
 
+// family returns k and the kernels it hands products to (narrow, short,
+// and theirs).
+func (k *microKernel) family() []*microKernel {
+	ks := []*microKernel{k}
+	for _, v := range []*microKernel{k.narrow, k.short} {
+		if v != nil {
+			ks = append(ks, v.family()...)
+		}
+	}
+	return ks
+}
+
 // forShape returns the kernel that computes an m×n product.
 func (k *microKernel) forShape(m, n int) *microKernel {
 	if k.narrow != nil && n <= k.narrow.nr {
@@ -78,13 +90,13 @@ func init() {
 }
 
 // SetKernel selects the GEMM micro-kernel by name ("generic", "avx2",
-// "avx512-8", "avx512-16", "avx512"; "avx512" hands products at most 16
-// columns wide to "avx512-16" and some short ones to "avx512-8", whose
-// results are the same as its own, so forcing either matters only for the
-// other products). It returns an error naming the supported kernels if name
+// "avx512-8", "avx512-8x16", "avx512-16", "avx512"; "avx512" hands products
+// at most 16 columns wide to "avx512-16" and some short ones to "avx512-8",
+// and "avx512-16" some short ones to "avx512-8x16", whose results are the
+// same as their own, so forcing one matters only for the other products). It returns an error naming the supported kernels if name
 // is unknown or this CPU cannot run it, and leaves the selection unchanged.
-// Results are bit-identical only for the same kernel (the 8×32 and 12×32
-// kernels give the same results: both sum each element in k order).
+// Results are bit-identical only for the same kernel (a short kernel and
+// its full one give the same results: both sum each element in k order).
 func SetKernel(name string) error {
 	for _, k := range kernels {
 		if k.name != name {

@@ -645,24 +645,22 @@ func TestGemmShortKernel(t *testing.T) {
 func checkShortKernel(t *testing.T, kern *microKernel, ns []int) {
 	t.Helper()
 	s := kern.short
-	{
-		rng := rand.New(rand.NewPCG(41, 42))
-		for _, m := range []int{8, 64, 256} {
-			for _, n := range ns {
-				for tr := 0; tr < 4; tr++ {
-					g := newGemmCase(rng, tr&1 != 0, tr&2 != 0, m, n, 2*s.kc+13, 1, 0.5, 3)
-					g.check(t)
-					var one, two, full []float32
-					withThreads(1, func() { one = append([]float32(nil), g.c.data...); g.run(one) })
-					withThreads(2, func() { two = append([]float32(nil), g.c.data...); g.run(two) })
-					saved := kern.short
-					kern.short = nil
-					withThreads(1, func() { full = append([]float32(nil), g.c.data...); g.run(full) })
-					kern.short = saved
-					for i := range one {
-						if math.Float32bits(one[i]) != math.Float32bits(two[i]) || math.Float32bits(one[i]) != math.Float32bits(full[i]) {
-							t.Fatalf("%s: C[%d] = %v with 1 thread, %v with 2, %v with the %s kernel", g, i, one[i], two[i], full[i], kern.name)
-						}
+	rng := rand.New(rand.NewPCG(41, 42))
+	for _, m := range []int{8, 64, 256} {
+		for _, n := range ns {
+			for tr := 0; tr < 4; tr++ {
+				g := newGemmCase(rng, tr&1 != 0, tr&2 != 0, m, n, 2*s.kc+13, 1, 0.5, 3)
+				g.check(t)
+				var one, two, full []float32
+				withThreads(1, func() { one = append([]float32(nil), g.c.data...); g.run(one) })
+				withThreads(2, func() { two = append([]float32(nil), g.c.data...); g.run(two) })
+				saved := kern.short
+				kern.short = nil
+				withThreads(1, func() { full = append([]float32(nil), g.c.data...); g.run(full) })
+				kern.short = saved
+				for i := range one {
+					if math.Float32bits(one[i]) != math.Float32bits(two[i]) || math.Float32bits(one[i]) != math.Float32bits(full[i]) {
+						t.Fatalf("%s: C[%d] = %v with 1 thread, %v with 2, %v with the %s kernel", g, i, one[i], two[i], full[i], kern.name)
 					}
 				}
 			}
