@@ -180,8 +180,8 @@ func (c *Conv2d) runPass() {
 	// rather than while the backward pass allocates the gradients (peak RSS
 	// of the resnet20 step 1.5 MB lower).
 	bb, bf, bu := c.workLens(passBackward)
-	c.Work.floats(slots*bb + groups*kc + bf + bu)
-	buf := c.Work.floats(slots*blockLen + groups*kc + flipLen + uLen)
+	n := slots*blockLen + groups*kc + flipLen + uLen
+	buf := c.Work.floats(max(n, slots*bb+groups*kc+bf+bu))[:n]
 	c.scratch, buf = buf[:slots*blockLen], buf[slots*blockLen:]
 	c.dwParts, buf = buf[:groups*kc], buf[groups*kc:]
 	c.wFlip, c.wU = buf[:flipLen], buf[flipLen:]

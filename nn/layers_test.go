@@ -567,6 +567,34 @@ func withConvPath(mode int, f func()) {
 	f()
 }
 
+// convPathResults runs two training steps of the convolution newConv makes
+// (parameters randomized) on x with convPathMode set to mode, the second
+// finding the scratch written by the first, and returns the second's output,
+// input gradient (with a residual gradient to add when init is set) and
+// kernel gradient. taken reports whether a layer takes path; it must do so
+// exactly when mode is path.
+func convPathResults(t *testing.T, name string, x *tensor.Tensor, init bool, newConv func() *Conv2d, mode, path int, taken func(*Conv2d) bool) (y, dx, dw []float32) {
+	t.Helper()
+	withConvPath(mode, func() {
+		c := newConv()
+		randomize(c.Params(), 4)
+		for range 2 {
+			y = append(y[:0], c.Forward(x, true).Data...)
+			if taken(c) != (mode == path) {
+				t.Fatalf("%s: mode %d: path %d taken = %v", name, mode, path, taken(c))
+			}
+			dy := randTensor(2, c.y.Shape...)
+			var dxInit *tensor.Tensor
+			if init {
+				dxInit = randTensor(3, x.Shape...)
+			}
+			dx = append(dx[:0], c.backward(dy, dxInit).Data...)
+			dw = append(dw[:0], c.Kernel.Grad...)
+		}
+	})
+	return y, dx, dw
+}
+
 // The expanded-rows path computes what the im2col path computes: output,
 // input gradient (with and without a residual gradient to add) and weight
 // gradient, for the stride-1 geometries it takes.
@@ -584,26 +612,12 @@ func TestConv2dRowsMatchesIm2col(t *testing.T) {
 	for _, tc := range cases {
 		x := randTensor(1, 3, tc.h, tc.w, tc.cin)
 		run := func(mode int) (y, dx, dw []float32) {
-			withConvPath(mode, func() {
+			newConv := func() *Conv2d {
 				c := NewConv2dRect("c", tc.cin, tc.cout, tc.kh, tc.kw, 1, 1, tc.ph, tc.pw, tc.bias, 1)
 				c.ReLU = tc.relu
-				randomize(c.Params(), 4)
-				// Two steps: the second finds the scratch written by the first.
-				for range 2 {
-					y = append(y[:0], c.Forward(x, true).Data...)
-					if c.rows() != (mode == pathRows) {
-						t.Fatalf("%+v: mode %d: rows() = %v", tc, mode, c.rows())
-					}
-					dy := randTensor(2, c.y.Shape...)
-					var init *tensor.Tensor
-					if tc.init {
-						init = randTensor(3, x.Shape...)
-					}
-					dx = append(dx[:0], c.backward(dy, init).Data...)
-					dw = append(dw[:0], c.Kernel.Grad...)
-				}
-			})
-			return y, dx, dw
+				return c
+			}
+			return convPathResults(t, fmt.Sprintf("%+v", tc), x, tc.init, newConv, mode, pathRows, (*Conv2d).rows)
 		}
 		y0, dx0, dw0 := run(pathIm2col)
 		y1, dx1, dw1 := run(pathRows)

@@ -5,8 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-
-	"github.com/losslab/losslab/tensor"
 )
 
 // The Winograd path computes what the im2col path computes (output, input
@@ -31,26 +29,12 @@ func TestConv2dWinogradMatchesIm2col(t *testing.T) {
 	for _, tc := range cases {
 		x := randTensor(1, tc.n, tc.h, tc.w, tc.cin)
 		run := func(mode int) (y, dx, dw []float32) {
-			withConvPath(mode, func() {
+			newConv := func() *Conv2d {
 				c := NewConv2dRect("c", tc.cin, tc.cout, 3, 3, 1, 1, tc.ph, tc.pw, tc.bias, 1)
 				c.ReLU = tc.relu
-				randomize(c.Params(), 4)
-				// Two steps: the second finds the scratch written by the first.
-				for range 2 {
-					y = append(y[:0], c.Forward(x, true).Data...)
-					if c.winograd() != (mode == pathWinograd) {
-						t.Fatalf("%+v: mode %d: winograd() = %v", tc, mode, c.winograd())
-					}
-					dy := randTensor(2, c.y.Shape...)
-					var init *tensor.Tensor
-					if tc.init {
-						init = randTensor(3, x.Shape...)
-					}
-					dx = append(dx[:0], c.backward(dy, init).Data...)
-					dw = append(dw[:0], c.Kernel.Grad...)
-				}
-			})
-			return y, dx, dw
+				return c
+			}
+			return convPathResults(t, fmt.Sprintf("%+v", tc), x, tc.init, newConv, mode, pathWinograd, (*Conv2d).winograd)
 		}
 		y0, dx0, dw0 := run(pathIm2col)
 		for _, asm := range []bool{false, true} {
