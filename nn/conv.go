@@ -180,10 +180,15 @@ func (c *Conv2d) runPass() {
 	// rather than while the backward pass allocates the gradients (peak RSS
 	// of the resnet20 step 1.5 MB lower).
 	bb, bf, bu := c.workLens(passBackward)
-	n := slots*blockLen + groups*kc + flipLen + uLen
-	buf := c.Work.floats(max(n, slots*bb+groups*kc+bf+bu))[:n]
+	partsLen := c.storedParts(groups, slots) * kc
+	backLen := slots*bb + partsLen + bf + bu
+	if c.pass == passForward {
+		partsLen = 0
+	}
+	n := slots*blockLen + partsLen + flipLen + uLen
+	buf := c.Work.floats(max(n, backLen))[:n]
 	c.scratch, buf = buf[:slots*blockLen], buf[slots*blockLen:]
-	c.dwParts, buf = buf[:groups*kc], buf[groups*kc:]
+	c.dwParts, buf = buf[:partsLen], buf[partsLen:]
 	c.wFlip, c.wU = buf[:flipLen], buf[flipLen:]
 	if flipLen > 0 {
 		c.flipKernel()
@@ -201,6 +206,16 @@ func (c *Conv2d) runPass() {
 		c.inner = 1
 	}
 	tensor.ParallelRun(slots, &c.runner)
+	if c.pass == passForward {
+		c.dropWork()
+	}
+}
+
+// dropWork forgets the pass's slices of the shared workspace: a layer that
+// kept them would keep a buffer the workspace has since outgrown alive until
+// its next pass (several such buffers in a model's first step).
+func (c *Conv2d) dropWork() {
+	c.scratch, c.dwParts, c.wFlip, c.wU = nil, nil, nil, nil
 }
 
 // workLens returns a pass's scratch per slot, flipped kernel and
@@ -255,21 +270,60 @@ func (c *Conv2d) runSlots(lo, hi int) {
 		cols := c.scratch[s*blockLen : (s+1)*blockLen]
 		for g := s * groups / slots; g < (s+1)*groups/slots; g++ {
 			n0, n1 := g*c.n/groups, (g+1)*c.n/groups
+			var part []float32
+			if c.pass == passBackward {
+				i := c.partIndex(g, groups, slots)
+				part = c.dwParts[i*kc : (i+1)*kc]
+			}
 			switch {
 			case c.pass == passForward && c.winograd():
 				c.forwardWinograd(n0, n1, cols)
 			case c.winograd():
-				c.backwardWinograd(n0, n1, cols, c.dwParts[g*kc:(g+1)*kc])
+				c.backwardWinograd(n0, n1, cols, part)
 			case c.pass == passForward && c.rows():
 				c.forwardRows(n0, n1, cols)
 			case c.pass == passForward:
 				c.forwardExamples(n0, n1, cols)
 			case c.rows():
-				c.backwardRows(n0, n1, cols, c.dwParts[g*kc:(g+1)*kc])
+				c.backwardRows(n0, n1, cols, part)
 			default:
-				c.backwardExamples(n0, n1, cols, c.dwParts[g*kc:(g+1)*kc])
+				c.backwardExamples(n0, n1, cols, part)
+			}
+			if c.pass == passBackward && s == 0 && g > 0 {
+				addTo(c.dwParts[:kc], part)
 			}
 		}
+	}
+}
+
+// The first slot's groups come first in the sum of the weight gradient's
+// parts, so that slot adds each of its parts to a running sum (part 0) as
+// soon as it has it, in a second part (1); the other slots' groups keep a
+// part each, summed after. The additions are the same, in the same order, as
+// summing every group's part at the end, so the result still does not depend
+// on the thread count, and with two threads and 16 groups the workspace
+// holds 10 parts instead of 16 (the parts are most of it on the Winograd
+// path, 16·C² floats each).
+
+// storedParts is the number of weight-gradient parts the backward pass keeps.
+func (c *Conv2d) storedParts(groups, slots int) int {
+	first := groups / slots
+	if first > 1 {
+		return groups - first + 2
+	}
+	return groups
+}
+
+// partIndex is the part group g of groups, run by slots slots, writes.
+func (c *Conv2d) partIndex(g, groups, slots int) int {
+	first := groups / slots
+	switch {
+	case first <= 1:
+		return g
+	case g < first:
+		return min(g, 1)
+	default:
+		return g - first + 2
 	}
 }
 
@@ -543,15 +597,17 @@ func (c *Conv2d) partLen() int {
 }
 
 // sumGroups sets the weight gradient's elements [lo, hi) to the sum of the
-// groups' parts, in group order.
+// groups' parts, in group order: the first slot's running sum, then the
+// other slots' parts (storedParts).
 func (c *Conv2d) sumGroups(lo, hi int) {
 	groups, kc, part, dw := c.groups(), c.partLen(), c.dwParts, c.Kernel.Grad
 	if c.winograd() {
 		dw = c.wU // the transformed kernel's gradient, turned into dW after
 	}
 	copy(dw[lo:hi], part[lo:hi])
-	for gi := 1; gi < groups; gi++ {
-		addTo(dw[lo:hi], part[gi*kc+lo:gi*kc+hi])
+	for g := groups / c.nSlots; g < groups; g++ {
+		i := c.partIndex(g, groups, c.nSlots)
+		addTo(dw[lo:hi], part[i*kc+lo:i*kc+hi])
 	}
 }
 
@@ -649,6 +705,7 @@ func (c *Conv2d) backward(dy, dxInit *tensor.Tensor) *tensor.Tensor {
 	if c.winograd() {
 		winoKernelGrad(c.Kernel.Grad, c.wU, c.InC, c.OutC)
 	}
+	c.dropWork()
 	if c.NoInputGrad {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"runtime"
 	"sync"
 
 	"github.com/losslab/losslab/tensor"
@@ -18,8 +19,21 @@ type Workspace struct {
 
 // floats returns a scratch slice of length n, growing the buffer if needed.
 // Its contents are unspecified.
+//
+// When it grows, it collects the outgrown buffer at once (no layer keeps a
+// slice of the workspace after its pass): a model's first step grows it
+// layer by layer, and the tensors allocated after each growth then reuse the
+// freed memory rather than adding to the process's peak (4 MiB of the
+// resnet20 step's 470). It grows a few times in a model's life, and each
+// collection takes well under a millisecond (the heap is mostly float
+// arrays, which the collector does not scan).
 func (w *Workspace) floats(n int) []float32 {
 	if cap(w.buf) < n {
+		grown := w.buf != nil
+		w.buf = nil
+		if grown {
+			runtime.GC()
+		}
 		w.buf = make([]float32, n)
 	}
 	return w.buf[:n]
