@@ -56,6 +56,10 @@ func bnSums(x []float32, k, s, q []float32) {
 	c := len(k)
 	if asmRows(len(x), c) {
 		_, _ = s[c-1], q[c-1]
+		if useBNAVX512 && c%16 == 0 {
+			bnSumsAVX512(&x[0], &k[0], &s[0], &q[0], len(x)/c, c)
+			return
+		}
 		bnSumsAVX2(&x[0], &k[0], &s[0], &q[0], len(x)/c, c)
 		return
 	}
@@ -130,6 +134,10 @@ func bnGradSums(dy, y, x, gOut, mu, sg, sx, scale, shift []float32) {
 		_, _, _ = sg[c-1], sx[c-1], mu[c-1]
 		if scale != nil {
 			_, _ = scale[c-1], shift[c-1]
+		}
+		if useBNAVX512 && c%16 == 0 {
+			bnGradSumsAVX512(&dy[0], first(y), &x[0], first(gOut), &mu[0], &sg[0], &sx[0], first(scale), first(shift), len(x)/c, c)
+			return
 		}
 		bnGradSumsAVX2(&dy[0], first(y), &x[0], first(gOut), &mu[0], &sg[0], &sx[0], first(scale), first(shift), len(x)/c, c)
 		return

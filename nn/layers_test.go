@@ -559,6 +559,70 @@ func TestBatchNormPassesAsmMatchesGo(t *testing.T) {
 	}
 }
 
+// The AVX-512 sums compute, lane by lane, what the AVX2 sums compute, in the
+// same order: their results are the same bits, for channel counts that take
+// two registers per row pass, one, or both (48, 80), on inputs with signed
+// zeros, infinities and NaNs, for every mask variant.
+func TestBatchNormSumsAVX512MatchAVX2(t *testing.T) {
+	if !useBNAVX512 {
+		t.Skip("no AVX-512 on this machine")
+	}
+	defer func() { useBNAVX512 = true }()
+	bits := func(v []float32) []uint32 {
+		out := make([]uint32, len(v))
+		for i, f := range v {
+			out[i] = math.Float32bits(f)
+		}
+		return out
+	}
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e-40}
+	for _, c := range []int{16, 32, 48, 64, 80} {
+		for _, rows := range []int{1, 2, 37, 256} {
+			n := rows * c
+			x, dy := randTensor(1, n).Data, randTensor(2, n).Data
+			ys := randTensor(4, n).Data
+			for i := range ys {
+				ys[i] = max(ys[i], 0)
+			}
+			for i := 0; i < n; i += 7 {
+				x[i] = special[(i/7)%len(special)]
+				dy[(i+3)%n] = special[(i/7+2)%len(special)]
+				ys[(i+5)%n] = special[(i/7+1)%len(special)]
+			}
+			vec := func(seed uint64) []float32 { return randTensor(seed, c).Data }
+			scale, shift, mu := vec(5), vec(6), vec(7)
+			run := func(avx512 bool) [][]float32 {
+				useBNAVX512 = avx512
+				var out [][]float32
+				s, q := vec(13), vec(14)
+				bnSums(x, mu, s, q)
+				out = append(out, s, q)
+				for _, m := range []struct{ y, scale, shift []float32 }{{nil, nil, nil}, {ys, nil, nil}, {nil, scale, shift}} {
+					for _, withG := range []bool{false, true} {
+						sg, sx := vec(11), vec(12)
+						var g []float32
+						if withG {
+							g = make([]float32, n)
+						}
+						bnGradSums(dy, m.y, x, g, mu, sg, sx, m.scale, m.shift)
+						out = append(out, sg, sx)
+						if withG {
+							out = append(out, g)
+						}
+					}
+				}
+				return out
+			}
+			wide, narrow := run(true), run(false)
+			for i := range wide {
+				if !slices.Equal(bits(wide[i]), bits(narrow[i])) {
+					t.Fatalf("c=%d rows=%d: output %d: AVX-512 %v, AVX2 %v", c, rows, i, wide[i][:min(4, len(wide[i]))], narrow[i][:min(4, len(narrow[i]))])
+				}
+			}
+		}
+	}
+}
+
 // withConvPath runs f with convPathMode set to mode.
 func withConvPath(mode int, f func()) {
 	old := convPathMode
