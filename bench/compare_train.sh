@@ -10,7 +10,9 @@
 # The first line names the GEMM kernel, the CPU and its vector extensions;
 # with ROUNDS > 1 the last lines give each model's median ratio and range.
 #
-# Needs Debian's python3-torch (apt-get install -y python3-torch). PyTorch gets
+# Needs Debian's python3-torch and an optimised BLAS for it (apt-get install -y
+# python3-torch libopenblas0-pthread; on the reference BLAS that python3-torch
+# alone brings, pytorch_baseline.py stops rather than time it). PyTorch gets
 # its best settings: OMP_WAIT_POLICY=PASSIVE, torch.set_num_threads, and glibc
 # malloc keeping freed buffers (see bench/pytorch_baseline.py); the ratio is
 # against that. DEFAULT_MALLOC=1 adds a column with PyTorch out of the box.

@@ -15,7 +15,12 @@ page faults and 9 s of system time in a 21 s resnet20 run, and 220-630
 examples/s from run to run instead of 550-615. --default-malloc measures
 PyTorch as it runs out of the box.
 
-Run with Debian's python3 (apt-get install -y python3-torch):
+PyTorch's BLAS must be an optimised one: Debian's python3-torch alone links
+the reference BLAS, on which the same mnist-cnn step ran 2.4x slower (815 vs
+1966 examples/s); the script stops when it finds it loaded (the JSON's
+"blas" names the library).
+
+Run with Debian's python3 (apt-get install -y python3-torch libopenblas0-pthread):
     /usr/bin/python3 bench/pytorch_baseline.py --model mnist-cnn --batch 128 --steps 50 --threads 2 --json
 Models: mlp, mnist-cnn, resnet20, resnet56 (the definitions mirror losslab's nn package).
 """
@@ -104,6 +109,31 @@ MODELS = {
 }
 
 
+def loaded_blas():
+    """The BLAS libraries mapped into this process (Linux), once torch has run."""
+    libs = set()
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1]
+                if "blas" in os.path.basename(path) or "/openblas" in path:
+                    libs.add(path)
+    except OSError:
+        pass
+    return sorted(libs)
+
+
+def reference_blas(libs):
+    """Whether the BLAS is Debian's reference (netlib) one, which is several
+    times slower than OpenBLAS: a baseline on it is a false win for losslab
+    (PyTorch 1.13's Debian build does its convolutions and linear layers as
+    BLAS products). Debian's alternatives pick it when no optimised BLAS is
+    installed; its libblas lives in .../blas/, where OpenBLAS's lives in
+    .../openblas-pthread/ (an OpenBLAS LAPACK loaded beside the reference
+    libblas does not make PyTorch's products fast)."""
+    return any("/blas/libblas" in p for p in libs)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="mnist-cnn", choices=sorted(MODELS))
@@ -113,6 +143,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--channels-last", action="store_true", help="use torch.channels_last memory format")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--allow-reference-blas", action="store_true",
+                   help="measure even when PyTorch's BLAS is the slow reference one (a false baseline)")
     p.add_argument("--default-malloc", action="store_true",
                    help="leave glibc malloc's defaults (PyTorch out of the box; slower and noisier on VMs)")
     a = p.parse_args()
@@ -141,9 +173,14 @@ def main():
         step()
     dt = time.perf_counter() - t0
     eps = a.batch * a.steps / dt
+    blas = loaded_blas()
+    if reference_blas(blas) and not a.allow_reference_blas:
+        sys.exit("pytorch_baseline.py: PyTorch runs on the reference BLAS (%s), several times slower "
+                 "than OpenBLAS; install an optimised one (apt-get install -y libopenblas0-pthread) "
+                 "or pass --allow-reference-blas" % ", ".join(blas))
     out = {"framework": "pytorch", "version": torch.__version__, "model": a.model, "batch": a.batch,
            "steps": a.steps, "threads": a.threads, "seconds": dt, "examples_per_sec": eps,
-           "glibc_tunables": os.environ.get("GLIBC_TUNABLES", "")}
+           "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""), "blas": blas}
     if a.json:
         print(json.dumps(out))
     else:
