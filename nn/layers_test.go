@@ -529,23 +529,8 @@ func TestBatchNormPassesAsmMatchesGo(t *testing.T) {
 					out = append(out, o)
 				}
 			}
-			s, q := vec(13), vec(14)
-			bnSums(x, mu, s, q)
-			out = append(out, s, q)
-			// Masks: none, y > 0, and y recomputed from x.
-			for _, m := range []struct{ y, scale, shift []float32 }{{nil, nil, nil}, {ys, nil, nil}, {nil, scale, shift}} {
-				for _, withG := range []bool{false, true} {
-					sg, sx := vec(11), vec(12)
-					var g []float32
-					if withG {
-						g = make([]float32, n)
-					}
-					bnGradSums(dy, m.y, x, g, mu, sg, sx, m.scale, m.shift)
-					out = append(out, sg, sx)
-					if withG {
-						out = append(out, g)
-					}
-				}
+			out = append(out, bnSumsOutputs(x, dy, ys, mu, scale, shift, vec)...)
+			for _, m := range bnMasks(ys, scale, shift) {
 				o := make([]float32, n)
 				bnGradApply(dy, m.y, x, o, mu, ca, cb, cc, m.scale, m.shift)
 				out = append(out, o)
@@ -557,6 +542,36 @@ func TestBatchNormPassesAsmMatchesGo(t *testing.T) {
 			assertClose(t, name("c=%d output %d", c, i), a[i], to64(g[i]), 1e-5)
 		}
 	}
+}
+
+// bnMasks lists the ReLU masks of BatchNorm's backward passes: none, y > 0,
+// and y recomputed from x·scale + shift.
+func bnMasks(ys, scale, shift []float32) []struct{ y, scale, shift []float32 } {
+	return []struct{ y, scale, shift []float32 }{{nil, nil, nil}, {ys, nil, nil}, {nil, scale, shift}}
+}
+
+// bnSumsOutputs runs bnSums and, for every mask and with and without the
+// masked gradient written out, bnGradSums, on sums that start from vec's
+// values, and returns every output.
+func bnSumsOutputs(x, dy, ys, mu, scale, shift []float32, vec func(seed uint64) []float32) [][]float32 {
+	s, q := vec(13), vec(14)
+	bnSums(x, mu, s, q)
+	out := [][]float32{s, q}
+	for _, m := range bnMasks(ys, scale, shift) {
+		for _, withG := range []bool{false, true} {
+			sg, sx := vec(11), vec(12)
+			var g []float32
+			if withG {
+				g = make([]float32, len(x))
+			}
+			bnGradSums(dy, m.y, x, g, mu, sg, sx, m.scale, m.shift)
+			out = append(out, sg, sx)
+			if withG {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
 }
 
 // The AVX-512 sums compute, lane by lane, what the AVX2 sums compute, in the
@@ -593,25 +608,7 @@ func TestBatchNormSumsAVX512MatchAVX2(t *testing.T) {
 			scale, shift, mu := vec(5), vec(6), vec(7)
 			run := func(avx512 bool) [][]float32 {
 				useBNAVX512 = avx512
-				var out [][]float32
-				s, q := vec(13), vec(14)
-				bnSums(x, mu, s, q)
-				out = append(out, s, q)
-				for _, m := range []struct{ y, scale, shift []float32 }{{nil, nil, nil}, {ys, nil, nil}, {nil, scale, shift}} {
-					for _, withG := range []bool{false, true} {
-						sg, sx := vec(11), vec(12)
-						var g []float32
-						if withG {
-							g = make([]float32, n)
-						}
-						bnGradSums(dy, m.y, x, g, mu, sg, sx, m.scale, m.shift)
-						out = append(out, sg, sx)
-						if withG {
-							out = append(out, g)
-						}
-					}
-				}
-				return out
+				return bnSumsOutputs(x, dy, ys, mu, scale, shift, vec)
 			}
 			wide, narrow := run(true), run(false)
 			for i := range wide {
