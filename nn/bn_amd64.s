@@ -61,7 +61,8 @@ adone:
 // g = dy (masked by y > 0 when y != nil, else by x·scale + shift > 0 when
 // scale != nil, the fused multiply-add of bnApplyAVX2; stored to gOut when
 // != nil); sg += Σ_rows g, sx += Σ_rows g·(x − mu). Channel groups outer,
-// rows inner, sums in registers.
+// rows inner, sums in registers; two groups of 8 channels per row pass
+// while 16 remain (see bnSumsAVX2), scale and shift then read from memory.
 TEXT ·bnGradSumsAVX2(SB), NOSPLIT, $0-88
 	MOVQ   dy+0(FP), SI
 	MOVQ   y+8(FP), R8
@@ -79,6 +80,75 @@ TEXT ·bnGradSumsAVX2(SB), NOSPLIT, $0-88
 	XORQ   BX, BX
 
 sgroup:
+	LEAQ    64(BX), AX
+	CMPQ    AX, DX
+	JA      ssingle
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y9, Y9, Y9
+	VXORPS  Y10, Y10, Y10
+	VMOVUPS (R11)(BX*1), Y2
+	VMOVUPS 32(R11)(BX*1), Y11
+	MOVQ    scale+56(FP), DI
+	MOVQ    shift+64(FP), R14
+	MOVQ    BX, AX
+
+sprow:
+	VMOVUPS (SI)(AX*1), Y3
+	VMOVUPS 32(SI)(AX*1), Y12
+	VMOVUPS (R9)(AX*1), Y6
+	VMOVUPS 32(R9)(AX*1), Y14
+	TESTQ   R8, R8
+	JZ      spxmask
+	VMOVUPS (R8)(AX*1), Y4
+	VMOVUPS 32(R8)(AX*1), Y13
+	JMP     spmask
+
+spxmask:
+	TESTQ       DI, DI
+	JZ          spnomask
+	VMOVUPS     (R14)(BX*1), Y4
+	VFMADD231PS (DI)(BX*1), Y6, Y4
+	VMOVUPS     32(R14)(BX*1), Y13
+	VFMADD231PS 32(DI)(BX*1), Y14, Y13
+
+spmask:
+	VPCMPGTD Y15, Y4, Y5
+	VPAND    Y5, Y3, Y3
+	VPCMPGTD Y15, Y13, Y5
+	VPAND    Y5, Y12, Y12
+
+spnomask:
+	TESTQ   R10, R10
+	JZ      spnoout
+	VMOVUPS Y3, (R10)(AX*1)
+	VMOVUPS Y12, 32(R10)(AX*1)
+
+spnoout:
+	VADDPS      Y3, Y0, Y0
+	VADDPS      Y12, Y9, Y9
+	VSUBPS      Y2, Y6, Y6
+	VSUBPS      Y11, Y14, Y14
+	VFMADD231PS Y6, Y3, Y1
+	VFMADD231PS Y14, Y12, Y10
+	ADDQ        DX, AX
+	DECQ        CX
+	JNZ         sprow
+	MOVQ        rows+72(FP), CX
+	VADDPS      (R12)(BX*1), Y0, Y0
+	VMOVUPS     Y0, (R12)(BX*1)
+	VADDPS      32(R12)(BX*1), Y9, Y9
+	VMOVUPS     Y9, 32(R12)(BX*1)
+	VADDPS      (R13)(BX*1), Y1, Y1
+	VMOVUPS     Y1, (R13)(BX*1)
+	VADDPS      32(R13)(BX*1), Y10, Y10
+	VMOVUPS     Y10, 32(R13)(BX*1)
+	ADDQ        $64, BX
+	CMPQ        BX, DX
+	JB          sgroup
+	JMP         sdone
+
+ssingle:
 	VXORPS  Y0, Y0, Y0
 	VXORPS  Y1, Y1, Y1
 	VMOVUPS (R11)(BX*1), Y2
@@ -203,7 +273,10 @@ gdone:
 
 // func bnSumsAVX2(x, k, s, q *float32, rows, c int)
 // s += Σ_rows (x − k), q += Σ_rows (x − k)². Channel groups outer, rows
-// inner, sums in registers.
+// inner, sums in registers. Each row waits on the previous row's add, so a
+// row's pass takes two groups of 8 channels while 16 remain: two chains
+// per sum instead of one (the same operations in the same order per
+// channel, so the same bits).
 TEXT ·bnSumsAVX2(SB), NOSPLIT, $0-48
 	MOVQ  x+0(FP), SI
 	MOVQ  k+8(FP), R8
@@ -217,6 +290,44 @@ TEXT ·bnSumsAVX2(SB), NOSPLIT, $0-48
 	XORQ  BX, BX
 
 ugroup:
+	LEAQ    64(BX), AX
+	CMPQ    AX, DX
+	JA      usingle
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VMOVUPS (R8)(BX*1), Y2
+	VMOVUPS 32(R8)(BX*1), Y6
+	MOVQ    BX, AX
+	MOVQ    CX, R14
+
+uprow:
+	VMOVUPS     (SI)(AX*1), Y3
+	VMOVUPS     32(SI)(AX*1), Y7
+	VSUBPS      Y2, Y3, Y3
+	VSUBPS      Y6, Y7, Y7
+	VADDPS      Y3, Y0, Y0
+	VADDPS      Y7, Y4, Y4
+	VFMADD231PS Y3, Y3, Y1
+	VFMADD231PS Y7, Y7, Y5
+	ADDQ        DX, AX
+	DECQ        R14
+	JNZ         uprow
+	VADDPS      (R9)(BX*1), Y0, Y0
+	VMOVUPS     Y0, (R9)(BX*1)
+	VADDPS      32(R9)(BX*1), Y4, Y4
+	VMOVUPS     Y4, 32(R9)(BX*1)
+	VADDPS      (R10)(BX*1), Y1, Y1
+	VMOVUPS     Y1, (R10)(BX*1)
+	VADDPS      32(R10)(BX*1), Y5, Y5
+	VMOVUPS     Y5, 32(R10)(BX*1)
+	ADDQ        $64, BX
+	CMPQ        BX, DX
+	JB          ugroup
+	JMP         udone
+
+usingle:
 	VXORPS  Y0, Y0, Y0
 	VXORPS  Y1, Y1, Y1
 	VMOVUPS (R8)(BX*1), Y2

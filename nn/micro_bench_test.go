@@ -165,3 +165,28 @@ func BenchmarkConvEpilogue(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(y)), "ns/elem")
 }
+
+// BenchmarkBatchNormSums times the statistics sums alone on one block of
+// reduceBlockRows rows (in L1), where only the chains of adds bound them:
+// rows that feed more independent chains run faster. kernel=avx2 runs the
+// AVX2 passes where the machine has AVX-512 too.
+func BenchmarkBatchNormSums(b *testing.B) {
+	defer func(v bool) { useBNAVX512 = v }(useBNAVX512)
+	kernels := []string{"avx2"}
+	if useBNAVX512 {
+		kernels = append(kernels, "avx512")
+	}
+	for _, kernel := range kernels {
+		useBNAVX512 = kernel == "avx512"
+		for _, c := range []int{16, 32, 64} {
+			b.Run(fmt.Sprintf("kernel=%s/c=%d", kernel, c), func(b *testing.B) {
+				x := randTensor(1, reduceBlockRows, c).Data
+				k, s, q := make([]float32, c), make([]float32, c), make([]float32, c)
+				for i := 0; i < b.N; i++ {
+					bnSums(x, k, s, q)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(x)), "ns/elem")
+			})
+		}
+	}
+}
