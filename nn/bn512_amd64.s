@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "bnsums_amd64.h"
 
 // AVX-512 versions of the BatchNorm sums of bn_amd64.s, for channel counts
 // that are multiples of 16. The AVX2 sums walk one group of 8 channels down
@@ -41,26 +42,14 @@ vpair:
 	MOVQ    CX, R14
 
 vprow:
-	VMOVUPS     (SI)(AX*1), Z3
-	VMOVUPS     64(SI)(AX*1), Z7
-	VSUBPS      Z2, Z3, Z3
-	VSUBPS      Z6, Z7, Z7
-	VADDPS      Z3, Z0, Z0
-	VADDPS      Z7, Z4, Z4
-	VFMADD231PS Z3, Z3, Z1
-	VFMADD231PS Z7, Z7, Z5
-	ADDQ        DX, AX
-	DECQ        R14
-	JNZ         vprow
-	VADDPS      (R9)(BX*1), Z0, Z0
-	VMOVUPS     Z0, (R9)(BX*1)
-	VADDPS      64(R9)(BX*1), Z4, Z4
-	VMOVUPS     Z4, 64(R9)(BX*1)
-	VADDPS      (R10)(BX*1), Z1, Z1
-	VMOVUPS     Z1, (R10)(BX*1)
-	VADDPS      64(R10)(BX*1), Z5, Z5
-	VMOVUPS     Z5, 64(R10)(BX*1)
-	ADDQ        $128, BX
+	SUMS_ROW(0, Z2, Z3, Z0, Z1)
+	SUMS_ROW(64, Z6, Z7, Z4, Z5)
+	ADDQ DX, AX
+	DECQ R14
+	JNZ  vprow
+	SUMS_ADD(0, Z0, Z1, R9, R10)
+	SUMS_ADD(64, Z4, Z5, R9, R10)
+	ADDQ $128, BX
 	CMPQ        BX, DX
 	JB          vpair
 	JMP         vdone
@@ -73,17 +62,11 @@ vsingle:
 	MOVQ    CX, R14
 
 vsrow:
-	VMOVUPS     (SI)(AX*1), Z3
-	VSUBPS      Z2, Z3, Z3
-	VADDPS      Z3, Z0, Z0
-	VFMADD231PS Z3, Z3, Z1
-	ADDQ        DX, AX
-	DECQ        R14
-	JNZ         vsrow
-	VADDPS      (R9)(BX*1), Z0, Z0
-	VMOVUPS     Z0, (R9)(BX*1)
-	VADDPS      (R10)(BX*1), Z1, Z1
-	VMOVUPS     Z1, (R10)(BX*1)
+	SUMS_ROW(0, Z2, Z3, Z0, Z1)
+	ADDQ DX, AX
+	DECQ R14
+	JNZ  vsrow
+	SUMS_ADD(0, Z0, Z1, R9, R10)
 
 vdone:
 	VZEROUPPER
@@ -179,12 +162,8 @@ w2nomask:
 	VMOVUPS Z13, 64(R10)(AX*1)
 
 w2noout:
-	VADDPS      Z3, Z0, Z0
-	VADDPS      Z13, Z10, Z10
-	VSUBPS      Z2, Z6, Z6
-	VSUBPS      Z12, Z16, Z16
-	VFMADD231PS Z6, Z3, Z1
-	VFMADD231PS Z16, Z13, Z11
+	GRAD_SUMS_ROW(Z3, Z6, Z2, Z0, Z1)
+	GRAD_SUMS_ROW(Z13, Z16, Z12, Z10, Z11)
 	ADDQ        DX, AX
 	DECQ        CX
 	JNZ         w2row
@@ -214,25 +193,17 @@ w1nomask:
 	VMOVUPS Z3, (R10)(AX*1)
 
 w1noout:
-	VADDPS      Z3, Z0, Z0
-	VSUBPS      Z2, Z6, Z6
-	VFMADD231PS Z6, Z3, Z1
+	GRAD_SUMS_ROW(Z3, Z6, Z2, Z0, Z1)
 	ADDQ        DX, AX
 	DECQ        CX
 	JNZ         w1row
 
 wstore:
-	VADDPS  (R12)(BX*1), Z0, Z0
-	VMOVUPS Z0, (R12)(BX*1)
-	VADDPS  (R13)(BX*1), Z1, Z1
-	VMOVUPS Z1, (R13)(BX*1)
-	TESTQ   R14, R14
-	JZ      wnext
-	VADDPS  64(R12)(BX*1), Z10, Z10
-	VMOVUPS Z10, 64(R12)(BX*1)
-	VADDPS  64(R13)(BX*1), Z11, Z11
-	VMOVUPS Z11, 64(R13)(BX*1)
-	ADDQ    $64, BX
+	SUMS_ADD(0, Z0, Z1, R12, R13)
+	TESTQ R14, R14
+	JZ    wnext
+	SUMS_ADD(64, Z10, Z11, R12, R13)
+	ADDQ  $64, BX
 
 wnext:
 	ADDQ $64, BX

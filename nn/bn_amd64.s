@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "bnsums_amd64.h"
 
 // AVX2+FMA versions of the BatchNorm passes of bnkernels.go, for channel
 // counts that are multiples of 8. Channels are the fastest axis: row r,
@@ -125,25 +126,15 @@ spnomask:
 	VMOVUPS Y12, 32(R10)(AX*1)
 
 spnoout:
-	VADDPS      Y3, Y0, Y0
-	VADDPS      Y12, Y9, Y9
-	VSUBPS      Y2, Y6, Y6
-	VSUBPS      Y11, Y14, Y14
-	VFMADD231PS Y6, Y3, Y1
-	VFMADD231PS Y14, Y12, Y10
-	ADDQ        DX, AX
-	DECQ        CX
-	JNZ         sprow
-	MOVQ        rows+72(FP), CX
-	VADDPS      (R12)(BX*1), Y0, Y0
-	VMOVUPS     Y0, (R12)(BX*1)
-	VADDPS      32(R12)(BX*1), Y9, Y9
-	VMOVUPS     Y9, 32(R12)(BX*1)
-	VADDPS      (R13)(BX*1), Y1, Y1
-	VMOVUPS     Y1, (R13)(BX*1)
-	VADDPS      32(R13)(BX*1), Y10, Y10
-	VMOVUPS     Y10, 32(R13)(BX*1)
-	ADDQ        $64, BX
+	GRAD_SUMS_ROW(Y3, Y6, Y2, Y0, Y1)
+	GRAD_SUMS_ROW(Y12, Y14, Y11, Y9, Y10)
+	ADDQ DX, AX
+	DECQ CX
+	JNZ  sprow
+	MOVQ rows+72(FP), CX
+	SUMS_ADD(0, Y0, Y1, R12, R13)
+	SUMS_ADD(32, Y9, Y10, R12, R13)
+	ADDQ $64, BX
 	CMPQ        BX, DX
 	JB          sgroup
 	JMP         sdone
@@ -187,17 +178,12 @@ snomask:
 	VMOVUPS Y3, (R10)(AX*1)
 
 snoout:
-	VADDPS      Y3, Y0, Y0
-	VSUBPS      Y2, Y6, Y6
-	VFMADD231PS Y6, Y3, Y1
-	ADDQ        DX, AX
-	DECQ        R14
-	JNZ         srow
-	VADDPS      (R12)(BX*1), Y0, Y0
-	VMOVUPS     Y0, (R12)(BX*1)
-	VADDPS      (R13)(BX*1), Y1, Y1
-	VMOVUPS     Y1, (R13)(BX*1)
-	ADDQ        $32, BX
+	GRAD_SUMS_ROW(Y3, Y6, Y2, Y0, Y1)
+	ADDQ DX, AX
+	DECQ R14
+	JNZ  srow
+	SUMS_ADD(0, Y0, Y1, R12, R13)
+	ADDQ $32, BX
 	CMPQ        BX, DX
 	JB          sgroup
 
@@ -303,26 +289,14 @@ ugroup:
 	MOVQ    CX, R14
 
 uprow:
-	VMOVUPS     (SI)(AX*1), Y3
-	VMOVUPS     32(SI)(AX*1), Y7
-	VSUBPS      Y2, Y3, Y3
-	VSUBPS      Y6, Y7, Y7
-	VADDPS      Y3, Y0, Y0
-	VADDPS      Y7, Y4, Y4
-	VFMADD231PS Y3, Y3, Y1
-	VFMADD231PS Y7, Y7, Y5
-	ADDQ        DX, AX
-	DECQ        R14
-	JNZ         uprow
-	VADDPS      (R9)(BX*1), Y0, Y0
-	VMOVUPS     Y0, (R9)(BX*1)
-	VADDPS      32(R9)(BX*1), Y4, Y4
-	VMOVUPS     Y4, 32(R9)(BX*1)
-	VADDPS      (R10)(BX*1), Y1, Y1
-	VMOVUPS     Y1, (R10)(BX*1)
-	VADDPS      32(R10)(BX*1), Y5, Y5
-	VMOVUPS     Y5, 32(R10)(BX*1)
-	ADDQ        $64, BX
+	SUMS_ROW(0, Y2, Y3, Y0, Y1)
+	SUMS_ROW(32, Y6, Y7, Y4, Y5)
+	ADDQ DX, AX
+	DECQ R14
+	JNZ  uprow
+	SUMS_ADD(0, Y0, Y1, R9, R10)
+	SUMS_ADD(32, Y4, Y5, R9, R10)
+	ADDQ $64, BX
 	CMPQ        BX, DX
 	JB          ugroup
 	JMP         udone
@@ -335,18 +309,12 @@ usingle:
 	MOVQ    CX, R14
 
 urow:
-	VMOVUPS     (SI)(AX*1), Y3
-	VSUBPS      Y2, Y3, Y3
-	VADDPS      Y3, Y0, Y0
-	VFMADD231PS Y3, Y3, Y1
-	ADDQ        DX, AX
-	DECQ        R14
-	JNZ         urow
-	VADDPS      (R9)(BX*1), Y0, Y0
-	VMOVUPS     Y0, (R9)(BX*1)
-	VADDPS      (R10)(BX*1), Y1, Y1
-	VMOVUPS     Y1, (R10)(BX*1)
-	ADDQ        $32, BX
+	SUMS_ROW(0, Y2, Y3, Y0, Y1)
+	ADDQ DX, AX
+	DECQ R14
+	JNZ  urow
+	SUMS_ADD(0, Y0, Y1, R9, R10)
+	ADDQ $32, BX
 	CMPQ        BX, DX
 	JB          ugroup
 
