@@ -110,7 +110,7 @@ MODELS = {
 
 
 def loaded_blas():
-    """The BLAS libraries mapped into this process (Linux), once torch has run."""
+    """The BLAS libraries mapped into this process (Linux), once torch has run a step."""
     libs = set()
     try:
         with open("/proc/self/maps") as f:
@@ -168,16 +168,17 @@ def main():
 
     for _ in range(a.warmup):
         step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    dt = time.perf_counter() - t0
-    eps = a.batch * a.steps / dt
+    # Checked before the timed steps, so that a false baseline costs no time.
     blas = loaded_blas()
     if reference_blas(blas) and not a.allow_reference_blas:
         sys.exit("pytorch_baseline.py: PyTorch runs on the reference BLAS (%s), several times slower "
                  "than OpenBLAS; install an optimised one (apt-get install -y libopenblas0-pthread) "
                  "or pass --allow-reference-blas" % ", ".join(blas))
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    dt = time.perf_counter() - t0
+    eps = a.batch * a.steps / dt
     out = {"framework": "pytorch", "version": torch.__version__, "model": a.model, "batch": a.batch,
            "steps": a.steps, "threads": a.threads, "seconds": dt, "examples_per_sec": eps,
            "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""), "blas": blas}

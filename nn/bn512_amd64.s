@@ -50,9 +50,9 @@ vprow:
 	SUMS_ADD(0, Z0, Z1, R9, R10)
 	SUMS_ADD(64, Z4, Z5, R9, R10)
 	ADDQ $128, BX
-	CMPQ        BX, DX
-	JB          vpair
-	JMP         vdone
+	CMPQ BX, DX
+	JB   vpair
+	JMP  vdone
 
 vsingle:
 	VPXORD  Z0, Z0, Z0
@@ -164,10 +164,10 @@ w2nomask:
 w2noout:
 	GRAD_SUMS_ROW(Z3, Z6, Z2, Z0, Z1)
 	GRAD_SUMS_ROW(Z13, Z16, Z12, Z10, Z11)
-	ADDQ        DX, AX
-	DECQ        CX
-	JNZ         w2row
-	JMP         wstore
+	ADDQ DX, AX
+	DECQ CX
+	JNZ  w2row
+	JMP  wstore
 
 w1row:
 	VMOVUPS (SI)(AX*1), Z3
@@ -194,9 +194,9 @@ w1nomask:
 
 w1noout:
 	GRAD_SUMS_ROW(Z3, Z6, Z2, Z0, Z1)
-	ADDQ        DX, AX
-	DECQ        CX
-	JNZ         w1row
+	ADDQ DX, AX
+	DECQ CX
+	JNZ  w1row
 
 wstore:
 	SUMS_ADD(0, Z0, Z1, R12, R13)

@@ -135,9 +135,9 @@ spnoout:
 	SUMS_ADD(0, Y0, Y1, R12, R13)
 	SUMS_ADD(32, Y9, Y10, R12, R13)
 	ADDQ $64, BX
-	CMPQ        BX, DX
-	JB          sgroup
-	JMP         sdone
+	CMPQ BX, DX
+	JB   sgroup
+	JMP  sdone
 
 ssingle:
 	VXORPS  Y0, Y0, Y0
@@ -184,8 +184,8 @@ snoout:
 	JNZ  srow
 	SUMS_ADD(0, Y0, Y1, R12, R13)
 	ADDQ $32, BX
-	CMPQ        BX, DX
-	JB          sgroup
+	CMPQ BX, DX
+	JB   sgroup
 
 sdone:
 	VZEROUPPER
@@ -297,9 +297,9 @@ uprow:
 	SUMS_ADD(0, Y0, Y1, R9, R10)
 	SUMS_ADD(32, Y4, Y5, R9, R10)
 	ADDQ $64, BX
-	CMPQ        BX, DX
-	JB          ugroup
-	JMP         udone
+	CMPQ BX, DX
+	JB   ugroup
+	JMP  udone
 
 usingle:
 	VXORPS  Y0, Y0, Y0
@@ -315,8 +315,8 @@ urow:
 	JNZ  urow
 	SUMS_ADD(0, Y0, Y1, R9, R10)
 	ADDQ $32, BX
-	CMPQ        BX, DX
-	JB          ugroup
+	CMPQ BX, DX
+	JB   ugroup
 
 udone:
 	VZEROUPPER
